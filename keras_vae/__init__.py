@@ -1,0 +1,15 @@
+"""keras-vae: variational autoencoders for Keras 3 on TensorFlow, JAX and PyTorch."""
+
+from keras_vae import divergences
+from keras_vae import likelihoods
+from keras_vae import networks
+from keras_vae import schedules
+from keras_vae.callbacks import NonFiniteLossError
+from keras_vae.callbacks import StopOnNonFiniteLoss
+from keras_vae.models import BaseVAE
+from keras_vae.models import BetaVAE
+from keras_vae.models import MMDVAE
+from keras_vae.models import VAE
+from keras_vae.sampling import Sampling
+
+__version__ = "0.1.0"

@@ -1,0 +1,79 @@
+"""Argument checks shared by every public constructor and function.
+
+Each helper raises a `ValueError` / `TypeError` that names the argument, says
+what was expected and ends with "Received: name=value", in the style of Keras'
+own layers.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def check_int(name, value, minimum=None):
+    """Checks that `value` is an integer (not a bool) >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"Argument `{name}` must be an integer. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if minimum is not None and value < minimum:
+        raise ValueError(
+            f"Argument `{name}` must be an integer >= {minimum}. "
+            f"Received: {name}={value}"
+        )
+    return int(value)
+
+
+def check_float(name, value, minimum=None, exclusive_minimum=False):
+    """Checks that `value` is a finite real number >= (or >) `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"Argument `{name}` must be a number. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(
+            f"Argument `{name}` must be finite. Received: {name}={value}"
+        )
+    if minimum is not None:
+        bad = value <= minimum if exclusive_minimum else value < minimum
+        if bad:
+            op = ">" if exclusive_minimum else ">="
+            raise ValueError(
+                f"Argument `{name}` must be {op} {minimum}. "
+                f"Received: {name}={value}"
+            )
+    return value
+
+
+def check_choice(name, value, choices):
+    """Checks that `value` is one of the strings in `choices`."""
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ValueError(
+            f"Argument `{name}` must be one of {sorted(choices)}. "
+            f"Received: {name}={value!r}"
+        )
+    return value.lower()
+
+
+def check_image_shape(name, value):
+    """Checks an image shape `(H, W, C)` of positive integers."""
+    try:
+        shape = tuple(value)
+    except TypeError:
+        shape = None
+    if (
+        shape is None
+        or len(shape) != 3
+        or any(
+            isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1
+            for d in shape
+        )
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be an image shape (height, width, "
+            f"channels) of three positive integers. Received: {name}={value!r}"
+        )
+    return tuple(int(d) for d in shape)

@@ -1,0 +1,72 @@
+"""The reparameterization trick as a seeded Keras layer (lecture slides 11-12, 16)."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class Sampling(keras.layers.Layer):
+    """Draws z ~ N(z_mean, exp(z_log_var)) as `z = z_mean + exp(0.5 * z_log_var) * eps`.
+
+    `eps ~ N(0, I)` comes from a `keras.random.SeedGenerator`, so each call
+    draws fresh noise, a given `seed` reproduces the same sequence of draws,
+    and the layer works inside JAX's stateless traced training (the
+    generator's state is a model variable). Gradients flow to `z_mean` and
+    `z_log_var` through the deterministic transformation of `eps` (Kingma &
+    Welling 2014, section 2.4).
+
+    The layer samples in training and in inference alike: a VAE's ELBO is an
+    expectation over q(z|x). For the posterior mean instead, construct with
+    `deterministic=True` or call with `deterministic=True`.
+
+    Args:
+        seed: optional integer seed of the noise.
+        deterministic: if True, return `z_mean` (no noise).
+
+    Call arguments:
+        inputs: a pair `(z_mean, z_log_var)` of tensors of the same shape.
+        deterministic: overrides the layer's `deterministic` for this call.
+    """
+
+    def __init__(self, seed=None, deterministic=False, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(
+                "Argument `seed` must be an integer or None. "
+                f"Received: seed={seed!r}"
+            )
+        if not isinstance(deterministic, bool):
+            raise TypeError(
+                "Argument `deterministic` must be a bool. "
+                f"Received: deterministic={deterministic!r}"
+            )
+        self.seed = seed
+        self.deterministic = deterministic
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._build_at_init()
+
+    def call(self, inputs, deterministic=None):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(
+                "`Sampling` expects a pair (z_mean, z_log_var). "
+                f"Received: inputs of type {type(inputs).__name__}"
+            )
+        z_mean, z_log_var = inputs
+        if deterministic is None:
+            deterministic = self.deterministic
+        if deterministic:
+            return z_mean
+        eps = keras.random.normal(
+            ops.shape(z_mean), dtype=self.compute_dtype, seed=self.seed_generator
+        )
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "seed": self.seed,
+            "deterministic": self.deterministic,
+        }
