@@ -1,0 +1,213 @@
+"""`keras_vae.datasets.load`: pipelines, binarization, errors, tfds, model.fit."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_vae.datasets import available
+from keras_vae.datasets import load
+
+tfds = pytest.importorskip("tensorflow_datasets")
+
+
+def _batches(ds):
+    return [b.numpy() if hasattr(b, "numpy") else b for b in ds]
+
+
+def test_available_lists_local_and_tfds_names():
+    names = available()
+    assert names == sorted(names)
+    for name in ("digits", "dsprites", "fashion_mnist", "mnist", "shapes3d", "celeb_a"):
+        assert name in names
+
+
+def test_digits_pipeline():
+    ds = load("digits", batch_size=100)
+    assert int(ds.cardinality()) == 15
+    batches = _batches(ds)
+    assert [len(b) for b in batches] == [100] * 14 + [97]
+    x = batches[0]
+    assert x.shape == (100, 8, 8, 1) and x.dtype == np.float32
+    assert x.min() >= 0.0 and x.max() == 1.0
+    ds = load("digits", "test", batch_size=64, drop_remainder=True, with_labels=True)
+    (x, y), *_ = _batches(ds)
+    assert x.shape == (64, 8, 8, 1) and y.shape == (64,) and y.dtype == np.int32
+    assert sum(1 for _ in ds) == 300 // 64
+
+
+def test_as_numpy_matches_sklearn():
+    from sklearn.datasets import load_digits
+
+    ref = load_digits()
+    x, y = load("digits", "all", as_numpy=True, shuffle=False, with_labels=True)
+    assert x.shape == (1797, 8, 8, 1)
+    np.testing.assert_allclose(x[..., 0], ref.images / 16.0, atol=1e-6)
+    np.testing.assert_array_equal(y, ref.target)
+    shuffled, labels = load("digits", "all", as_numpy=True, with_labels=True, seed=1)
+    order = np.lexsort(shuffled.reshape(1797, -1).T)
+    np.testing.assert_array_equal(
+        np.sort(labels), np.sort(y)
+    )
+    assert not np.array_equal(shuffled, x)
+    np.testing.assert_allclose(
+        shuffled[order], x[np.lexsort(x.reshape(1797, -1).T)]
+    )
+
+
+def test_same_seed_same_batches_and_new_order_each_epoch():
+    a = _batches(load("digits", batch_size=256, seed=7))
+    b = _batches(load("digits", batch_size=256, seed=7))
+    c = _batches(load("digits", batch_size=256, seed=8))
+    for xa, xb in zip(a, b):
+        np.testing.assert_array_equal(xa, xb)
+    assert not np.array_equal(a[0], c[0])
+    ds = load("digits", batch_size=256, seed=7)
+    first, second = _batches(ds), _batches(ds)
+    assert not np.array_equal(first[0], second[0])
+    # Every epoch visits every example exactly once.
+    epoch = np.concatenate(second).reshape(len(np.concatenate(second)), -1)
+    ref = load("digits", as_numpy=True, shuffle=False).reshape(1497, -1)
+    np.testing.assert_array_equal(
+        epoch[np.lexsort(epoch.T)], ref[np.lexsort(ref.T)]
+    )
+
+
+def test_image_size_resizes():
+    x = load("digits", batch_size=10, image_size=(16, 12), as_numpy=True)
+    assert x.shape == (1497, 16, 12, 1)
+    assert x.min() >= 0.0 and x.max() <= 1.0
+
+
+def test_threshold_and_static_binarization():
+    grey = load("digits", as_numpy=True, shuffle=False)
+    thr = load("digits", as_numpy=True, shuffle=False, binarize="threshold")
+    np.testing.assert_array_equal(thr, (grey > 0.5).astype(np.float32))
+    s1 = load("digits", as_numpy=True, shuffle=False, binarize="static", seed=3)
+    s2 = load("digits", as_numpy=True, shuffle=False, binarize="static", seed=3)
+    assert set(np.unique(s1)) == {0.0, 1.0}
+    np.testing.assert_array_equal(s1, s2)
+    assert abs(s1.mean() - grey.mean()) < 0.01
+    assert ((s1 == 1) <= (grey > 0)).all()  # black pixels stay black
+    # Static noise belongs to the example, not to its place in the order.
+    ds = load("digits", batch_size=500, binarize="static", seed=3, with_labels=False)
+    for epoch in range(2):
+        e = np.concatenate(_batches(ds)).reshape(1497, -1)
+        ref = s1.reshape(1497, -1)
+        np.testing.assert_array_equal(e[np.lexsort(e.T)], ref[np.lexsort(ref.T)])
+
+
+def test_dynamic_binarization_changes_every_epoch():
+    ds = load("digits", batch_size=1497, binarize="dynamic", shuffle=False, seed=5)
+    first, second = _batches(ds)[0], _batches(ds)[0]
+    assert set(np.unique(first)) == {0.0, 1.0}
+    assert not np.array_equal(first, second)
+    again = _batches(load("digits", batch_size=1497, binarize="dynamic", shuffle=False, seed=5))[0]
+    np.testing.assert_array_equal(first, again)
+    grey = load("digits", as_numpy=True, shuffle=False)
+    assert abs(first.mean() - grey.mean()) < 0.01
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(batch_size=0), ValueError, "Received: batch_size=0"),
+        (dict(batch_size=-3), ValueError, "Received: batch_size=-3"),
+        (dict(batch_size=2.5), TypeError, "Received: batch_size=2.5"),
+        (dict(batch_size=True), TypeError, "Received: batch_size=True"),
+        (dict(split="validation"), ValueError, "Received: split='validation'"),
+        (dict(binarize="bernoulli"), ValueError, "Received: binarize='bernoulli'"),
+        (dict(binarize="dynamic", as_numpy=True), ValueError, "Received: binarize='dynamic'"),
+        (dict(image_size=(0, 8)), ValueError, r"Received: image_size=\(0, 8\)"),
+        (dict(image_size=16), ValueError, "Received: image_size=16"),
+        (dict(shuffle="yes"), TypeError, "Received: shuffle='yes'"),
+        (dict(seed=-1), ValueError, "Received: seed=-1"),
+        (dict(with_labels=1), TypeError, "Received: with_labels=1"),
+        (dict(data_dir="/tmp"), ValueError, "Received: data_dir='/tmp'"),
+    ],
+)
+def test_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        load("digits", **kwargs)
+
+
+def test_unknown_dataset_lists_available_ones():
+    with pytest.raises(ValueError, match="Received: name='no_such_set'") as info:
+        load("no_such_set")
+    for name in available():
+        assert name in str(info.value)
+    with pytest.raises(TypeError, match="Received: name=3"):
+        load(3)
+
+
+def test_dsprites_split_and_as_numpy_guard():
+    with pytest.raises(ValueError, match="Received: split='test'"):
+        load("dsprites", split="test")
+    with pytest.raises(ValueError, match="Received: as_numpy=True"):
+        load("dsprites", as_numpy=True)
+
+
+def test_tfds_datasets_under_mock_data():
+    with tfds.testing.mock_data(num_examples=10):
+        x = _batches(load("mnist", batch_size=4))
+        assert [b.shape for b in x] == [(4, 28, 28, 1)] * 2 + [(2, 28, 28, 1)]
+        assert all(b.dtype == np.float32 and 0 <= b.min() and b.max() <= 1 for b in x)
+        x, y = next(iter(load("mnist", "test", batch_size=5, with_labels=True)))
+        assert y.shape == (5,)
+        x = load("mnist", image_size=(14, 14), binarize="static", as_numpy=True)
+        assert x.shape == (10, 14, 14, 1) and set(np.unique(x)) <= {0.0, 1.0}
+        x, y = next(iter(load("celeb_a", batch_size=3, image_size=(32, 32), with_labels=True)))
+        assert x.shape == (3, 32, 32, 3) and y.shape == (3, 40)
+        x, y = next(iter(load("shapes3d", batch_size=3, with_labels=True)))
+        assert x.shape == (3, 64, 64, 3) and y.shape == (3, 6)
+        x, y = next(iter(load("tfds:dsprites", batch_size=3, with_labels=True)))
+        assert x.shape == (3, 64, 64, 1) and y.shape == (3, 5) and x.numpy().max() <= 1
+        a = _batches(load("mnist", batch_size=10, seed=1))[0]
+        b = _batches(load("mnist", batch_size=10, seed=1))[0]
+        np.testing.assert_array_equal(a, b)
+
+
+def test_tfds_split_and_feature_checks():
+    from keras_vae.datasets import tfds_source
+
+    with pytest.raises(ValueError, match="Received: split='validation'"):
+        tfds_source._check_split("mnist", "validation", {"train": 1, "test": 1})
+    tfds_source._check_split("mnist", "train[:10%]+test", {"train": 1, "test": 1})
+    with pytest.raises(TypeError, match="Received: split=0"):
+        tfds_source._check_split("mnist", 0, {})
+    with tfds.testing.mock_data(num_examples=2):
+        with pytest.raises(ValueError, match="no top-level image feature"):
+            load("imdb_reviews")
+
+
+def test_tfds_not_prepared_is_reported(tmp_path):
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        load("mnist", data_dir=tmp_path)
+
+
+class TinyAutoencoder(keras.Model):
+    """One hidden layer; the reconstruction loss is added in `call`, so
+    `fit` trains on a dataset yielding images only, as a VAE does."""
+
+    def __init__(self):
+        super().__init__()
+        self.flatten = keras.layers.Flatten()
+        self.code = keras.layers.Dense(4, activation="relu")
+        self.out = keras.layers.Dense(64, activation="sigmoid")
+        self.reshape = keras.layers.Reshape((8, 8, 1))
+
+    def call(self, x):
+        y = self.reshape(self.out(self.code(self.flatten(x))))
+        self.add_loss(keras.ops.mean(keras.ops.square(y - x)))
+        return y
+
+
+def test_pipeline_feeds_model_fit_on_current_backend():
+    model = TinyAutoencoder()
+    model.compile(optimizer="adam")
+    ds = load("digits", batch_size=512, binarize="dynamic")
+    history = model.fit(ds, epochs=2, verbose=0, shuffle=False)
+    assert len(history.history["loss"]) == 2
+    assert np.isfinite(history.history["loss"]).all()
+    ds = load("dsprites", batch_size=16, image_size=(8, 8)).take(2)
+    history = model.fit(ds, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"]).all()
