@@ -1,0 +1,224 @@
+"""Array argument checks for the evaluation metrics.
+
+Scalar checks live in `keras_vae._validation`; these add the checks on code,
+factor and label arrays. Every error names the argument, says what was
+expected and ends with "Received: ..." like Keras' own messages.
+"""
+
+import warnings
+
+import numpy as np
+
+
+def _as_array(name, value):
+    try:
+        return np.asarray(value)
+    except Exception as error:  # e.g. ragged nested lists
+        raise TypeError(
+            f"Argument `{name}` must be convertible to a numpy array. "
+            f"Received: {name} of type {type(value).__name__}"
+        ) from error
+
+
+def _check_rank(name, array, ndim, layout):
+    if array.ndim != ndim:
+        raise ValueError(
+            f"Argument `{name}` must be a {ndim}D array of shape {layout}. "
+            f"Received: {name}.shape={array.shape}"
+        )
+
+
+def _check_finite(name, array):
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"Argument `{name}` must contain only finite values, but it "
+            f"has {int(bad.sum())} NaN or inf value(s), the first at index "
+            f"{first}. Received: {name}.shape={array.shape}"
+        )
+
+
+def check_codes(name, codes, ndim=2, layout="(num_samples, num_latents)"):
+    """Checks a real array of rank `ndim` with finite values, >= 1 sample.
+
+    Returns:
+        The codes as a float64 numpy array.
+    """
+    codes = _as_array(name, codes)
+    if codes.dtype == bool or not np.issubdtype(codes.dtype, np.number):
+        raise TypeError(
+            f"Argument `{name}` must be a real-valued (float or int) array. "
+            f"Received: {name}.dtype={codes.dtype}"
+        )
+    if np.iscomplexobj(codes):
+        raise TypeError(
+            f"Argument `{name}` must be real-valued, not complex. "
+            f"Received: {name}.dtype={codes.dtype}"
+        )
+    _check_rank(name, codes, ndim, layout)
+    if 0 in codes.shape:
+        raise ValueError(
+            f"Argument `{name}` must contain at least one sample and one "
+            f"column. Received: {name}.shape={codes.shape}"
+        )
+    _check_finite(name, codes)
+    return codes.astype(np.float64)
+
+
+def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
+    """Checks integer-valued ground-truth factor classes of rank `ndim`.
+
+    Floats are accepted when every value is integral (e.g. `1.0`).
+
+    Returns:
+        The factors as an int64 numpy array.
+    """
+    factors = _as_array(name, factors)
+    if factors.dtype == bool:
+        factors = factors.astype(np.int64)
+    if not np.issubdtype(factors.dtype, np.number) or np.iscomplexobj(factors):
+        raise TypeError(
+            f"Argument `{name}` must hold integer factor classes. "
+            f"Received: {name}.dtype={factors.dtype}"
+        )
+    _check_rank(name, factors, ndim, layout)
+    if 0 in factors.shape:
+        raise ValueError(
+            f"Argument `{name}` must contain at least one sample and one "
+            f"factor. Received: {name}.shape={factors.shape}"
+        )
+    if not np.issubdtype(factors.dtype, np.integer):
+        _check_finite(name, factors)
+        if np.any(factors != np.round(factors)):
+            raise ValueError(
+                f"Argument `{name}` must hold integer factor classes (class "
+                f"indices), but some values are not integers. Discretize "
+                f"continuous factors first. Received: {name}.dtype="
+                f"{factors.dtype} with values such as "
+                f"{float(factors[factors != np.round(factors)][0])}"
+            )
+    return factors.astype(np.int64)
+
+
+def check_labels(name, labels):
+    """Checks a 1D array of class labels (ints, strings, integral floats)."""
+    labels = _as_array(name, labels)
+    _check_rank(name, labels, 1, "(num_samples,)")
+    if labels.size == 0:
+        raise ValueError(
+            f"Argument `{name}` must contain at least one sample. "
+            f"Received: {name}.shape={labels.shape}"
+        )
+    if np.issubdtype(labels.dtype, np.floating):
+        _check_finite(name, labels)
+    return labels
+
+
+def _name_list(names):
+    quoted = [f"`{name}`" for name in names]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def check_num_samples(**arrays):
+    """Checks that all keyword arrays have the same length (first axis)."""
+    lengths = {name: array.shape[0] for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        received = ", ".join(
+            f"{name}.shape={array.shape}" for name, array in arrays.items()
+        )
+        raise ValueError(
+            f"Arguments {_name_list(lengths)} must have "
+            f"the same number of samples (first dimension). "
+            f"Received: {received}"
+        )
+
+
+def check_num_columns(**arrays):
+    """Checks that all keyword arrays have the same last dimension."""
+    widths = {name: array.shape[-1] for name, array in arrays.items()}
+    if len(set(widths.values())) > 1:
+        received = ", ".join(
+            f"{name}.shape={array.shape}" for name, array in arrays.items()
+        )
+        raise ValueError(
+            f"Arguments {_name_list(widths)} must have "
+            f"the same number of columns (last dimension). "
+            f"Received: {received}"
+        )
+
+
+def check_test_pair(codes_name, codes, factors_name, factors, train_codes,
+                    train_factors):
+    """Checks an optional held-out `(codes, factors)` pair.
+
+    Both must be given or both None; None means "evaluate on the training
+    data". Returns the checked pair (the training pair when both are None).
+    """
+    if (codes is None) != (factors is None):
+        raise ValueError(
+            f"Arguments `{codes_name}` and `{factors_name}` must be given "
+            f"together (or both left as None). Received: {codes_name} is "
+            f"{'None' if codes is None else 'an array'}, {factors_name} is "
+            f"{'None' if factors is None else 'an array'}"
+        )
+    if codes is None:
+        return train_codes, train_factors
+    codes = check_codes(codes_name, codes)
+    factors = check_factors(factors_name, factors)
+    check_num_samples(**{codes_name: codes, factors_name: factors})
+    check_num_columns(codes=train_codes, **{codes_name: codes})
+    check_num_columns(factors=train_factors, **{factors_name: factors})
+    return codes, factors
+
+
+def excluded_factors(name, exclude_factors, num_factors):
+    """Checks a collection of factor column indices; returns a bool mask."""
+    try:
+        indices = [int(i) for i in exclude_factors]
+        valid = all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+            for i in exclude_factors
+        )
+    except (TypeError, ValueError):
+        valid = False
+    if not valid or any(i < 0 or i >= num_factors for i in indices):
+        raise ValueError(
+            f"Argument `{name}` must be a collection of factor indices in "
+            f"[0, {num_factors}). Received: {name}={exclude_factors!r}"
+        )
+    mask = np.zeros(num_factors, dtype=bool)
+    mask[indices] = True
+    return mask
+
+
+def informative_factors(name, factors, excluded=None):
+    """Returns a bool mask of the factors a metric scores.
+
+    Excluded factors (`excluded` mask) are skipped silently. A factor that
+    takes a single value in the sample carries no information, so no code
+    can be informative about it and entropy-normalized scores are undefined
+    (0 / 0): such factors are skipped too, with a `UserWarning` naming them.
+    A `ValueError` is raised when no factor is left.
+    """
+    candidates = np.ones(factors.shape[1], bool) if excluded is None else (
+        ~excluded
+    )
+    varies = np.any(factors != factors[:1], axis=0)
+    constant = candidates & ~varies
+    if not (candidates & varies).any():
+        raise ValueError(
+            f"Argument `{name}` must have at least one (non-excluded) factor "
+            f"that takes two or more values; the factors "
+            f"{np.flatnonzero(candidates).tolist()} are constant in this "
+            f"sample. Received: {name}.shape={factors.shape}"
+        )
+    if constant.any():
+        warnings.warn(
+            f"Factors {np.flatnonzero(constant).tolist()} of `{name}` take a "
+            f"single value in this sample; they are excluded from the "
+            f"metric (reported as NaN per factor).",
+            UserWarning,
+            stacklevel=4,
+        )
+    return candidates & varies
