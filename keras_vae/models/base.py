@@ -229,6 +229,34 @@ class BaseVAE(keras.Model):
                 )
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        """Re-compiles a loaded model with its saved optimizer (`.keras` files).
+
+        A `.keras` file written under torch records the torch-specific
+        optimizer class (`keras.src.backend.torch.optimizers...`), which
+        cannot update TensorFlow or JAX variables (the known Keras issue that
+        forces `compile=False`). The optimizer is therefore rebuilt from its
+        public class name and config with the current backend's class, and
+        `jit_compile` is left to the loading backend's default.
+        """
+        config = dict(config)
+        # The saved `jit_compile` is the saving backend's resolution of "auto"
+        # (always True under JAX); under torch it would switch on
+        # torch.compile. Let the loading backend choose again.
+        config.pop("jit_compile", None)
+        optimizer = config.pop("optimizer", None)
+        if isinstance(optimizer, dict) and "class_name" in optimizer:
+            optimizer = keras.optimizers.deserialize(
+                {"class_name": optimizer["class_name"],
+                 "config": optimizer.get("config", {})}
+            )
+        config = keras.saving.deserialize_keras_object(config)
+        config = {k: v for k, v in config.items() if v is not None}
+        if optimizer is not None:
+            config["optimizer"] = optimizer
+        self.compile(**config)
+        self.optimizer.build(self.trainable_variables)
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
             callbacks=None, **kwargs):
         """`keras.Model.fit` with input checks and a non-finite-loss guard.
@@ -248,6 +276,17 @@ class BaseVAE(keras.Model):
             callbacks.append(StopOnNonFiniteLoss())
         return super().fit(x, y, batch_size=batch_size, epochs=epochs,
                            verbose=verbose, callbacks=callbacks, **kwargs)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.load_weights`, restoring the optimizer state too.
+
+        A compiled model's optimizer is built first, so that a resumed run
+        continues with the saved optimizer moments, as its schedules continue
+        from the saved `step_counter`.
+        """
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return super().load_weights(filepath, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         self._check_data(x, "x")
