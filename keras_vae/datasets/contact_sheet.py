@@ -9,6 +9,8 @@ import sys
 import numpy as np
 
 from keras_vae.datasets.dsprites import DSprites
+from keras_vae.images import image_grid
+from keras_vae.images import write_png
 
 _COLUMNS = 12
 _GAP = 2
@@ -39,23 +41,14 @@ def sheet_indices(seed=0):
 
 
 def contact_sheet(seed=0):
-    """Returns the sheet as a uint8 array `(H, W)`: white sprites on black."""
-    indices = sheet_indices(seed)
-    tiles = DSprites().pixels(indices)  # (rows, cols, 64, 64)
-    tiles = np.pad(
-        tiles, ((0, 0), (0, 0), (0, _GAP), (0, _GAP)), constant_values=_GAP_VALUE
-    )
-    rows, cols, h, w = tiles.shape
-    sheet = tiles.transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
-    return np.pad(sheet, ((_GAP, 0), (_GAP, 0)), constant_values=_GAP_VALUE)
+    """Returns the sheet as a uint8 array `(H, W, 1)`: white sprites on black."""
+    tiles = DSprites().pixels(sheet_indices(seed).reshape(-1))  # (n, 64, 64)
+    return image_grid(tiles, _COLUMNS, gap=_GAP, gap_value=_GAP_VALUE)
 
 
 def write_contact_sheet(path, seed=0):
     """Writes the contact sheet as a grayscale PNG to `path`."""
-    import tensorflow as tf
-
-    png = tf.io.encode_png(contact_sheet(seed)[..., None])
-    tf.io.write_file(str(path), png)
+    write_png(path, contact_sheet(seed))
 
 
 if __name__ == "__main__":
