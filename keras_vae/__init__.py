@@ -3,6 +3,7 @@
 from keras_vae import divergences
 from keras_vae import likelihoods
 from keras_vae import networks
+from keras_vae import presets
 from keras_vae import schedules
 from keras_vae.callbacks import NonFiniteLossError
 from keras_vae.callbacks import StopOnNonFiniteLoss
@@ -10,6 +11,7 @@ from keras_vae.models import BaseVAE
 from keras_vae.models import BetaVAE
 from keras_vae.models import MMDVAE
 from keras_vae.models import VAE
+from keras_vae.presets import load_preset as from_preset
 from keras_vae.sampling import Sampling
 
 __version__ = "0.1.0"

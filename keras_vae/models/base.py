@@ -387,6 +387,16 @@ class BaseVAE(keras.Model):
                     f"{name} with min={data.min()} and max={data.max()}"
                 )
 
+    # === Presets ===
+
+    @classmethod
+    def from_preset(cls, name_or_dir):
+        """Loads a pretrained preset by name (`keras_vae.presets.list_presets()`)
+        or from a preset directory; its weights' checksum is verified first."""
+        from keras_vae import presets
+
+        return presets.load_preset(name_or_dir, expected_class=cls)
+
     # === Config ===
 
     def get_config(self):
