@@ -8,6 +8,7 @@ from keras_vae import schedules
 from keras_vae.callbacks import NonFiniteLossError
 from keras_vae.callbacks import StopOnNonFiniteLoss
 from keras_vae.models import BaseVAE
+from keras_vae.models import BetaTCVAE
 from keras_vae.models import BetaVAE
 from keras_vae.models import MMDVAE
 from keras_vae.models import VAE
