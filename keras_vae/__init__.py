@@ -5,6 +5,7 @@ from keras_vae import likelihoods
 from keras_vae import networks
 from keras_vae import presets
 from keras_vae import schedules
+from keras_vae._export import export
 from keras_vae.callbacks import NonFiniteLossError
 from keras_vae.callbacks import StopOnNonFiniteLoss
 from keras_vae.models import BaseVAE
