@@ -8,11 +8,20 @@ preset), and return the process exit code.
 
 Usage:
 
+    keras-vae train RECIPE [--steps N | --epochs E] [--out DIR] [--seed S]
+                           [--tensorboard] [--quick] [--no-export]
+    keras-vae evaluate MODEL [--recipe RECIPE] [--num-examples N]
+    keras-vae sample MODEL OUT.png [--n N] [--seed S]
+    keras-vae reconstruct MODEL OUT.png [--recipe RECIPE]
+    keras-vae traverse MODEL OUT.png [--gif OUT.gif] [--recipe RECIPE]
+    keras-vae presets
     keras-vae export MODEL OUT [--format saved_model|onnx] [--overwrite]
                                [--decoder-output mean|raw] [--config CONFIG]
 """
 
 import argparse
+import dataclasses
+import os
 import sys
 
 PROG = "keras-vae"
@@ -104,7 +113,203 @@ def _run_export(args):
     return 0
 
 
-COMMANDS = [_add_export]
+# === train ===
+
+def _add_train(subparsers):
+    parser = subparsers.add_parser(
+        "train", help="train a zoo recipe (resumes from OUT/checkpoint.weights.h5)",
+        description="Train a recipe of zoo/recipes, then evaluate it, write "
+                    "figures, a preset (OUT/preset) and a SavedModel (OUT/export). "
+                    "An interrupted run started again with the same OUT resumes "
+                    "from its last checkpoint, schedules included.")
+    parser.add_argument("recipe", metavar="RECIPE", help="recipe name or recipe file")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
+    length.add_argument("--epochs", type=float, help="passes over the training split")
+    parser.add_argument("--steps-per-epoch", type=int, default=None,
+                        help="steps between checkpoints (default: min(steps, 500))")
+    parser.add_argument("--out", default=None, help="output directory (default: runs/RECIPE)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="override the recipe's Adam learning rate (recorded in "
+                             "the preset's metadata)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=None, help="where the data lives, if not found")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="write TensorBoard logs and image summaries to OUT/logs")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller evaluation samples (smoke runs)")
+    parser.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    parser.set_defaults(handler=_run_train)
+
+
+def _run_train(args):
+    from keras_vae import presets
+    from keras_vae import recipes
+
+    recipe = recipes.load_recipe(args.recipe)
+    if args.learning_rate is not None:
+        recipe = dataclasses.replace(recipe, learning_rate=args.learning_rate)
+    steps = args.steps
+    if args.epochs is not None:
+        steps = max(1, round(args.epochs * recipe.steps_per_dataset_epoch))
+    out = args.out or os.path.join("runs", recipe.name)
+    model, _, seconds = recipes.train(recipe, out, steps=steps,
+                                      steps_per_epoch=args.steps_per_epoch, seed=args.seed,
+                                      verbose=args.verbose, tensorboard=args.tensorboard,
+                                      data_dir=args.data_dir)
+    print(f"trained {recipe.name} for {steps or recipe.steps} steps in {seconds:.0f}s")
+    metrics = _evaluate_and_report(model, recipe, args.seed, args.data_dir, args.quick)
+    preset_dir = os.path.join(out, "preset")
+    metadata = model.preset_metadata = _read_json(os.path.join(preset_dir, presets.METADATA_FILE))
+    presets.save_preset(model, preset_dir, {**metadata, "metrics": metrics}, overwrite=True)
+    figures = recipes.write_figures(model, recipe, os.path.join(out, "figures"), args.seed,
+                                    args.data_dir)
+    print(f"wrote {preset_dir} and {len(figures)} figures in {out}/figures")
+    if not args.no_export:
+        from keras_vae._export import export
+
+        path = export(model, os.path.join(out, "export"), overwrite=True)
+        print(f"exported a SavedModel to {path}")
+    return 0
+
+
+def _evaluate_and_report(model, recipe, seed, data_dir, quick, num_examples=2000):
+    from keras_vae import recipes
+
+    metrics = recipes.evaluate(model, recipe, num_examples=num_examples, seed=seed,
+                               data_dir=data_dir, quick=quick)
+    for key, value in metrics.items():
+        print(f"  {key:>24s}  {value:.4f}" if isinstance(value, float) else
+              f"  {key:>24s}  {value}")
+    return metrics
+
+
+def _read_json(path):
+    import json
+
+    with open(path) as f:
+        return json.load(f)
+
+
+# === evaluate, sample, reconstruct, traverse ===
+
+def _add_recipe_argument(parser):
+    parser.add_argument("--recipe", default=None,
+                        help="recipe whose data and metrics to use (default: the "
+                             "preset's recipe)")
+
+
+def _recipe_for(model, args):
+    from keras_vae import recipes
+
+    name = args.recipe or getattr(model, "preset_metadata", {}).get("recipe")
+    if name is None:
+        raise ValueError("This model has no recipe in its metadata; pass --recipe "
+                         f"(one of {recipes.list_recipes()}). Received: --recipe=None")
+    return recipes.load_recipe(name)
+
+
+def _add_evaluate(subparsers):
+    parser = subparsers.add_parser("evaluate", help="print a model's metrics on held-out data")
+    _add_model_arguments(parser)
+    _add_recipe_argument(parser)
+    parser.add_argument("--num-examples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true")
+    parser.set_defaults(handler=_run_evaluate)
+
+
+def _run_evaluate(args):
+    model = _model_from_args(args)
+    _evaluate_and_report(model, _recipe_for(model, args), args.seed, None, args.quick,
+                         num_examples=args.num_examples)
+    return 0
+
+
+def _add_figure_command(subparsers, name, help_text, handler):
+    parser = subparsers.add_parser(name, help=help_text)
+    _add_model_arguments(parser)
+    parser.add_argument("output", metavar="OUT.png", help="PNG file to write")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _add_sample(subparsers):
+    parser = _add_figure_command(subparsers, "sample", "decode prior samples to a PNG grid",
+                                 _run_sample)
+    parser.add_argument("--n", type=int, default=64)
+
+
+def _run_sample(args):
+    from keras_vae import plots
+
+    plots.sample_grid(_model_from_args(args), args.output, n=args.n, seed=args.seed)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _add_reconstruct(subparsers):
+    parser = _add_figure_command(subparsers, "reconstruct",
+                                 "inputs and reconstructions to a PNG grid", _run_reconstruct)
+    _add_recipe_argument(parser)
+
+
+def _run_reconstruct(args):
+    from keras_vae import plots
+    from keras_vae import recipes
+
+    model = _model_from_args(args)
+    x = recipes.test_data(_recipe_for(model, args), 16, args.seed)
+    plots.reconstruction_grid(model, x, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _add_traverse(subparsers):
+    parser = _add_figure_command(subparsers, "traverse",
+                                 "latent traversals, one row per dimension by KL",
+                                 _run_traverse)
+    _add_recipe_argument(parser)
+    parser.add_argument("--gif", default=None, help="also write the sweep as a GIF")
+
+
+def _run_traverse(args):
+    from keras_vae import plots
+    from keras_vae import recipes
+
+    model = _model_from_args(args)
+    x = recipes.test_data(_recipe_for(model, args), 500, args.seed)
+    plots.latent_traversal(model, x, args.output, gif_path=args.gif)
+    print(f"wrote {args.output}" + (f" and {args.gif}" if args.gif else ""))
+    return 0
+
+
+# === presets ===
+
+def _add_presets(subparsers):
+    parser = subparsers.add_parser("presets", help="list the shipped pretrained presets")
+    parser.set_defaults(handler=_run_presets)
+
+
+def _run_presets(args):
+    from keras_vae import presets
+
+    found = presets.list_presets()
+    if not found:
+        print(f"no presets found in {presets.presets_dir()}")
+    for name, meta in found.items():
+        metrics = meta.get("metrics", {})
+        shown = ", ".join(f"{k}={v:.3g}" for k, v in metrics.items()
+                          if isinstance(v, (int, float)))
+        print(f"{name}: {meta.get('dataset')}, {meta.get('steps')} steps, "
+              f"{meta.get('parameters'):,} parameters; {shown}")
+    return 0
+
+
+COMMANDS = [_add_train, _add_evaluate, _add_sample, _add_reconstruct, _add_traverse,
+            _add_presets, _add_export]
 
 
 if __name__ == "__main__":

@@ -408,7 +408,8 @@ class BaseVAE(keras.Model):
             "likelihood": keras.saving.serialize_keras_object(self.likelihood),
             "network_kwargs": {
                 k: list(v) if isinstance(v, tuple) else v
-                for k, v in self.network_kwargs.items()
+                for k, v in networks.resolve_options(
+                    self.architecture, self.network_kwargs).items()
             },
             "seed": self.seed,
             "encoder": None,

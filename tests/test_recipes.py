@@ -1,0 +1,88 @@
+"""Zoo recipes: every recipe builds, trains a few steps, resumes and evaluates."""
+
+import os
+
+import numpy as np
+import pytest
+
+import keras_vae
+from keras_vae import recipes
+from conftest import BACKEND, variable_value
+
+FASHION = os.path.isdir("/usr/share/datasets/fashion-mnist")
+ALL = recipes.list_recipes()
+# Training is the same code for every recipe; one per dataset (and the tfds
+# path under the tensorflow run) keeps the suite fast. Every recipe builds.
+TRAINED = ["vae_fashion_mnist", "beta_tcvae_dsprites"] + (
+    ["vae_mnist"] if BACKEND == "tensorflow" else [])
+
+
+def test_recipes_are_listed_and_valid():
+    assert len(ALL) >= 9 and "beta_tcvae_dsprites" in ALL
+    for name in ALL:
+        recipe = recipes.load_recipe(name)
+        assert recipe.name == name and recipe.references
+        assert recipe.model in {"VAE", "BetaVAE", "MMDVAE", "BetaTCVAE"}
+    with pytest.raises(ValueError, match="Available recipes"):
+        recipes.load_recipe("no_such_recipe")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_recipe_builds_its_model_for_its_data(name):
+    recipe = recipes.load_recipe(name)
+    model = recipes.build_model(recipe)
+    assert type(model).__name__ == recipe.model and model.optimizer is not None
+    assert model.image_shape == tuple(recipe.model_kwargs["input_shape"])
+    if recipe.dataset == "dsprites":
+        batch = next(iter(recipes.training_data(recipe)))
+        assert tuple(batch.shape) == (recipe.batch_size,) + model.image_shape
+
+
+def _skip_unavailable(recipe):
+    if recipe.dataset == "fashion_mnist" and not FASHION:
+        pytest.skip("Fashion-MNIST files absent (apt-get install dataset-fashion-mnist)")
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_recipe_trains_resumes_and_writes_a_preset(name, tmp_path):
+    recipe = recipes.load_recipe(name)
+    context = _mock_tfds() if recipe.dataset == "mnist" else _nullcontext()
+    if recipe.dataset != "mnist":
+        _skip_unavailable(recipe)
+    with context:
+        model, history, _ = recipes.train(recipe, str(tmp_path), steps=2, steps_per_epoch=1,
+                                          verbose=0)
+        assert int(variable_value(model.step_counter)) == 2
+        assert np.isfinite(history["loss"]).all()
+        assert os.path.isfile(tmp_path / "checkpoint.weights.h5")
+        resumed, history, _ = recipes.train(recipe, str(tmp_path), steps=3,
+                                            steps_per_epoch=1, verbose=0)
+    assert int(variable_value(resumed.step_counter)) == 3 and len(history["loss"]) == 1
+    preset = keras_vae.from_preset(str(tmp_path / "preset"))
+    assert type(preset).__name__ == recipe.model
+    assert preset.preset_metadata["steps"] == 3
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="evaluation is backend-independent")
+def test_evaluate_reports_the_recipe_metrics(tmp_path):
+    recipe = recipes.load_recipe("beta_tcvae_dsprites")
+    model = recipes.build_model(recipe)
+    results = recipes.evaluate(model, recipe, num_examples=64, iwae_samples=4, quick=True)
+    for key in ("test_elbo", "test_iwae_nll", "active_units", "mig", "factor_vae_score",
+                "dci_disentanglement"):
+        assert key in results
+    assert results["test_iwae_nll"] <= -results["test_elbo"] + 1.0
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        return False
+
+
+def _mock_tfds():
+    import tensorflow_datasets as tfds
+
+    return tfds.testing.mock_data(num_examples=256)

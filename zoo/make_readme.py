@@ -1,0 +1,80 @@
+"""Collects trained runs into the zoo: presets, figures and zoo/README.md.
+
+    python zoo/make_readme.py runs/vae_fashion_mnist runs/beta_tcvae_dsprites ...
+
+Copies each `RUN/preset` to `zoo/presets/<recipe>/` and three figures to
+`zoo/figures/<recipe>/`, then rewrites the presets table of `zoo/README.md`
+from every shipped preset's `metadata.json` (the metrics measured by
+`keras-vae train`, with the command that reproduces the run).
+"""
+
+import json
+import os
+import shutil
+import sys
+
+ZOO = os.path.dirname(os.path.abspath(__file__))
+FIGURES = ("reconstructions.png", "samples.png", "traversal.png")
+COLUMNS = [
+    ("test_elbo", "test ELBO"), ("test_iwae_nll", "IWAE NLL (k=100)"),
+    ("active_units", "active units"), ("knn_latent", "k-NN latent"),
+    ("knn_pixels", "k-NN pixels"), ("mig", "MIG"), ("factor_vae_score", "FactorVAE"),
+    ("dci_disentanglement", "DCI D"), ("dci_completeness", "DCI C"),
+]
+BEGIN, END = "<!-- presets table: begin -->", "<!-- presets table: end -->"
+
+
+def collect(run):
+    with open(os.path.join(run, "preset", "metadata.json")) as f:
+        name = json.load(f)["recipe"]
+    target = os.path.join(ZOO, "presets", name)
+    if os.path.exists(target):
+        shutil.rmtree(target)
+    shutil.copytree(os.path.join(run, "preset"), target)
+    figures = os.path.join(ZOO, "figures", name)
+    os.makedirs(figures, exist_ok=True)
+    for figure in FIGURES:
+        shutil.copy(os.path.join(run, "figures", figure), figures)
+
+
+def _cell(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def table():
+    rows = ["| preset | steps (lr) | wall time | " + " | ".join(c for _, c in COLUMNS) + " |",
+            "| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |"]
+    commands = []
+    base = os.path.join(ZOO, "presets")
+    for name in sorted(os.listdir(base)):
+        with open(os.path.join(base, name, "metadata.json")) as f:
+            meta = json.load(f)
+        metrics = meta.get("metrics", {})
+        rows.append(f"| `{name}` | {meta['steps']:,} ({meta['learning_rate']:g}) | "
+                    f"{meta['wall_time_s'] / 60:.1f} min | "
+                    + " | ".join(_cell(metrics.get(k)) for k, _ in COLUMNS) + " |")
+        commands.append(f"keras-vae train {name} --steps {meta['steps']} "
+                        f"--learning-rate {meta['learning_rate']:g} --seed {meta['seed']} "
+                        f"--out runs/{name}")
+    return "\n".join(rows) + "\n\nReproduce (tensorflow backend, 2 CPU cores):\n\n```bash\n" \
+        + "\n".join(commands) + "\n```\n"
+
+
+def main(runs):
+    for run in runs:
+        collect(run)
+    path = os.path.join(ZOO, "README.md")
+    with open(path) as f:
+        text = f.read()
+    head, rest = text.split(BEGIN)
+    _, tail = rest.split(END)
+    with open(path, "w") as f:
+        f.write(head + BEGIN + "\n" + table() + END + tail)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
