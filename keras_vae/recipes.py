@@ -60,6 +60,17 @@ class Recipe:
 TRAIN_SIZES = {"fashion_mnist": 60_000, "mnist": 60_000, "dsprites": 737_280, "digits": 1_497}
 
 
+# Settings shared by the recipes of one data set (the literature's, cited in
+# each recipe): a recipe spells out only its model.
+FASHION_MNIST = dict(dataset="fashion_mnist", batch_size=128, learning_rate=1e-3,
+                     steps=4_680)  # 10 epochs of 468 batches
+FASHION_MNIST_NET = dict(input_shape=(28, 28, 1), latent_dim=16, architecture="conv")
+DSPRITES = dict(dataset="dsprites", batch_size=64, learning_rate=1e-4, steps=300_000,
+                test_split=None,
+                metrics=("elbo", "iwae", "active_units", "mig", "factor_vae", "dci"))
+DSPRITES_NET = dict(input_shape=(64, 64, 1), latent_dim=10, architecture="disentanglement")
+
+
 def recipes_dir():
     """The folder of the shipped recipes (`zoo/recipes` of the source tree)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,19 +1,15 @@
 """beta-TCVAE on procedural dSprites (Chen et al. 2018, section 6)."""
 
+from keras_vae.recipes import DSPRITES
+from keras_vae.recipes import DSPRITES_NET
 from keras_vae.recipes import Recipe
 
 RECIPE = Recipe(
     name="beta_tcvae_dsprites",
     description="Standard 64x64 conv net, beta = 6 on the total correlation, MSS",
     model="BetaTCVAE",
-    model_kwargs=dict(input_shape=(64, 64, 1), latent_dim=10, architecture="disentanglement",
-                      beta=6.0, dataset_size=737_280),
-    dataset="dsprites",
-    batch_size=64,
-    learning_rate=1e-4,
-    steps=300_000,
-    test_split=None,
-    metrics=("elbo", "iwae", "active_units", "mig", "factor_vae", "dci"),
+    model_kwargs=dict(**DSPRITES_NET, beta=6.0, dataset_size=737_280),
+    **DSPRITES,
     references="beta = 6 on dSprites (MIG 0.45): Chen et al. 2018; batch 64, Adam 1e-4: "
                "Locatello et al. 2019",
 )
