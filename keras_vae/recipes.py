@@ -145,7 +145,8 @@ def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
           tensorboard=False, data_dir=None):
     """Trains a recipe into `out/`, resuming from `out/checkpoint.weights.h5`.
 
-    Writes the checkpoint after every `steps_per_epoch` steps (weights,
+    Writes the checkpoint after every `steps_per_epoch` steps (default
+    `min(steps, 500)`; weights,
     optimizer state and the model's `step_counter`, so an interrupted run
     continues its schedule), optional TensorBoard logs in `out/logs`, and at
     the end a preset directory `out/preset`.
@@ -156,8 +157,8 @@ def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
     from keras_vae import presets
 
     steps = recipe.steps if steps is None else _validation.check_int("steps", steps, minimum=1)
-    steps_per_epoch = steps_per_epoch or min(steps, 500)
-    steps_per_epoch = _validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+    steps_per_epoch = _validation.check_int(
+        "steps_per_epoch", steps_per_epoch or min(steps, 500), minimum=1)
     keras.utils.set_random_seed(seed)
     os.makedirs(out, exist_ok=True)
     model = build_model(recipe, seed)
@@ -173,14 +174,19 @@ def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
         logs = os.path.join(out, "logs")
         callbacks += [keras.callbacks.TensorBoard(logs),
                       ImageSummaries(test_data(recipe, 8, seed, data_dir), logs)]
-    epochs = -(-steps // steps_per_epoch)
     start = time.time()
     history = {}
-    if done < epochs * steps_per_epoch:
-        history = model.fit(training_data(recipe, seed, data_dir), epochs=epochs,
-                            initial_epoch=done // steps_per_epoch,
-                            steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-                            shuffle=False, verbose=verbose).history
+    data = training_data(recipe, seed, data_dir)
+    # Whole epochs of steps_per_epoch, then one shorter epoch for the rest.
+    full, rest = divmod(steps, steps_per_epoch)
+    for epochs, length in ((full, steps_per_epoch), (full + 1, rest)):
+        first = min(done // steps_per_epoch, full) if length == steps_per_epoch else full
+        if length and done < steps and first < epochs:
+            fit = model.fit(data, epochs=epochs, initial_epoch=first, steps_per_epoch=length,
+                            callbacks=callbacks, shuffle=False, verbose=verbose).history
+            for key, values in fit.items():
+                history.setdefault(key, []).extend(values)
+            done = int(keras.ops.convert_to_numpy(model.step_counter))
     seconds = time.time() - start
     presets.save_preset(model, os.path.join(out, "preset"), {
         "recipe": recipe.name, "dataset": recipe.dataset, "seed": seed,

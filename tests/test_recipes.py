@@ -63,6 +63,13 @@ def test_recipe_trains_resumes_and_writes_a_preset(name, tmp_path):
     assert preset.preset_metadata["steps"] == 3
 
 
+def test_steps_not_a_multiple_of_the_epoch_length(tmp_path):
+    recipe = recipes.load_recipe("beta_tcvae_dsprites")
+    model, history, _ = recipes.train(recipe, str(tmp_path), steps=3, steps_per_epoch=2,
+                                      verbose=0)
+    assert int(variable_value(model.step_counter)) == 3 and len(history["loss"]) == 2
+
+
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="evaluation is backend-independent")
 def test_evaluate_reports_the_recipe_metrics(tmp_path):
     recipe = recipes.load_recipe("beta_tcvae_dsprites")
