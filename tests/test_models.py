@@ -186,3 +186,9 @@ def test_label_pairs_from_tf_data_are_rejected(digits):
     bad = tf.data.Dataset.from_tensor_slices(np.zeros((8, 4, 4, 1), "float32")).batch(4)
     with pytest.raises(ValueError, match="x.shape"):
         model.fit(bad, verbose=0)
+
+
+def test_model_export_routes_to_keras_vae_export(tmp_path):
+    model = tiny_model(keras_vae.VAE)
+    with pytest.raises(ValueError, match="format"):
+        model.export(str(tmp_path / "x"), format="tflite")

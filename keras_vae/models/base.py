@@ -387,6 +387,14 @@ class BaseVAE(keras.Model):
                     f"{name} with min={data.min()} and max={data.max()}"
                 )
 
+    def export(self, filepath, format="saved_model", **kwargs):
+        """Exports for serving with `keras_vae.export` (encode / decode /
+        reconstruct / sample signatures, deterministic graphs), not Keras'
+        generic export, which would bake the random sampler into the graph."""
+        from keras_vae._export import export
+
+        return export(self, filepath, format=format, **kwargs)
+
     # === Presets ===
 
     @classmethod
