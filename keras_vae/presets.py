@@ -178,7 +178,11 @@ def save_preset(model, directory, metadata=None, overwrite=False):
             json.dump({"class_name": type(model).__name__, "config": model.get_config()},
                       f, indent=2)
         weights = os.path.join(staging, WEIGHTS_FILE)
-        model.save_weights(weights)
+        # An uncompiled twin, so the file holds the model's weights only (a
+        # compiled model's .weights.h5 also carries the optimizer state).
+        twin = type(model).from_config(model.get_config())
+        twin.set_weights(model.get_weights())
+        twin.save_weights(weights)
         import keras_vae
 
         meta = {
