@@ -27,6 +27,16 @@ def test_recipes_are_listed_and_valid():
         recipes.load_recipe("no_such_recipe")
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow",
+                    reason="same code on every backend; jax/torch train one recipe per dataset")
+@pytest.mark.parametrize("name", sorted(set(ALL) - set(TRAINED) - {"vae_mnist"}))
+def test_every_other_recipe_runs_a_few_steps(name, tmp_path):
+    recipe = recipes.load_recipe(name)
+    _skip_unavailable(recipe)
+    model, history, _ = recipes.train(recipe, str(tmp_path), steps=2, verbose=0)
+    assert int(variable_value(model.step_counter)) == 2 and np.isfinite(history["loss"]).all()
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_every_recipe_builds_its_model_for_its_data(name):
     recipe = recipes.load_recipe(name)
