@@ -1,96 +1,636 @@
-"""Training throughput of `model.fit` per Keras backend.
+"""Training throughput of keras-vae's `model.fit` per Keras backend, side by
+side with hand-written pure-PyTorch and pure-JAX (+ optax) loops of the same
+networks, plus the peak memory of a full Fashion-MNIST epoch and the quality
+of the two decoder upsampling variants.
 
-Each backend runs in its own process (Keras picks its backend at import).
-For every configuration it builds a VAE, runs one warm-up epoch (tracing /
-compilation excluded), then times `--epochs` more epochs and reports the
-median samples/s, with the peak RSS of the process.
+    python bench/train_throughput.py                          # throughput, everything
+    python bench/train_throughput.py --runners keras-jax jax --configs dsprites
+    python bench/train_throughput.py --memory                 # + full-epoch peak RSS
+    python bench/train_throughput.py --quality 2              # + test -ELBO, 2 epochs
+    python bench/train_throughput.py --json out.json          # machine-readable
 
-    python bench/train_throughput.py                      # all backends, both decoders
-    python bench/train_throughput.py --backends jax --upsampling transpose
+Runners, each in its own process (Keras picks its backend at import, and the
+frameworks' thread pools and allocators must not share a process):
 
-Default configuration: the Fashion-MNIST-sized conv VAE (28x28x1, latent 16,
-conv 32-64, dense 256, batch 128) on random [0, 1] images (throughput does not
-depend on pixel values; no data set needed).
+- `keras-tensorflow`: `model.fit` with `jit_compile=False` (what "auto"
+  resolves to on a CPU-only machine) and `jit_compile=True` (XLA).
+- `keras-jax`: `model.fit`; "auto" resolves to `jax.jit` (XLA). JAX has no
+  compiled/uncompiled choice worth timing: `jit_compile=False` runs every op
+  eagerly, one dispatch per op, a debugging mode.
+- `keras-torch`: `model.fit` eager (`jit_compile=False`, the "auto" choice).
+- `keras-torch-compile`: `jit_compile=True`, i.e. `torch.compile` of the
+  train step, in its own process with a time limit
+  (`--torch-compile-timeout`); compiling takes minutes on a small CPU, so
+  by default only `fashion_mnist:transpose` is measured (`--torch-compile
+  all` for every configuration); the others are reported as skipped.
+- `torch`: `bench/native_torch.py`, pure PyTorch, eager.
+- `jax`: `bench/native_jax.py`, pure JAX + optax, jitted.
+
+Configurations: the Fashion-MNIST conv VAE (28x28x1, latent 16,
+`architecture="conv"`, batch 128) and the dSprites net (64x64x1, latent 10,
+`architecture="disentanglement"`, batch 64), each with the decoder
+`upsampling="resize"` and `"transpose"`. The data are random [0, 1] images of
+that shape held in memory (throughput does not depend on pixel values). A
+few warm-up steps (`warmup_steps`: tracing, compilation, allocator warm-up)
+run first and are not timed (for Keras a first `fit(..., steps_per_epoch=...)`
+call; the compiled step is reused); then `--epochs` epochs of `num_examples`
+images each (40 batches for Fashion-MNIST, 12 for dSprites, shuffled each
+epoch) are timed and the median samples/s is reported. Per-epoch costs of
+`fit` (iterator set-up, metric sync, callbacks) are included, spread over
+40 (12) batches where a real Fashion-MNIST epoch spreads them over 469.
+
+The child processes get `OMP_WAIT_POLICY=PASSIVE` (`--omp-wait-policy`):
+PyTorch's OpenMP threads otherwise spin while waiting, and on a machine
+shared with other jobs a spinning thread holds a core another thread needs
+(measured: pure PyTorch 450 vs 1,280 samples/s under a load of ~3). Only
+PyTorch uses OpenMP here; Keras-torch and pure PyTorch get the same setting.
+
+Loss and optimizer are the same everywhere: Bernoulli NLL with logits summed
+over pixels + closed-form Gaussian KL summed over latent dims, batch mean,
+one reparameterized sample; Adam(1e-3).
+
+`--memory`: per Keras backend, one process trains one full epoch of the real
+Fashion-MNIST training set (60,000 images, `keras_vae.datasets.load`, batch
+128, `--memory-upsampling` decoder, default the recommended "transpose") and reports the peak RSS (`getrusage`), the RSS before
+`fit`, and the epoch's samples/s (tracing included).
+
+`--quality N`: on the tensorflow backend, trains the Fashion-MNIST conv VAE
+for N epochs of the real data with each decoder (same seed, same budget) and
+reports the test-set negative ELBO (`model.evaluate`, one posterior sample
+per image, mean of two passes, nats per image). With `--memory` too, this
+process also gives the tensorflow memory row (peak RSS after training the
+`--memory-upsampling` decoder first), instead of a separate process.
 """
 
 import argparse
 import json
+import math
 import os
 import platform
+import resource
+import statistics
 import subprocess
 import sys
 import time
 
-CONFIGS = {
-    "fashion_mnist": dict(input_shape=(28, 28, 1), latent_dim=16, architecture="conv",
-                          batch_size=128, num_examples=12_800),
-    "dsprites": dict(input_shape=(64, 64, 1), latent_dim=10,
-                     architecture="disentanglement", batch_size=64, num_examples=3_200),
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+
+# Layer sizes of keras_vae.networks' built-in architectures, repeated here so
+# that the native runners need not import keras; the Keras runner asserts
+# that they match `keras_vae.networks._DEFAULTS`.
+NETWORKS = {
+    "conv": {"filters": (32, 64), "kernel_size": 3, "hidden_units": (256,)},
+    "disentanglement": {"filters": (32, 32, 64, 64), "kernel_size": 4,
+                        "hidden_units": (256,)},
 }
 
+CONFIGS = {
+    "fashion_mnist": dict(input_shape=(28, 28, 1), latent_dim=16, architecture="conv",
+                          batch_size=128, num_examples=40 * 128, warmup_steps=5),
+    "dsprites": dict(input_shape=(64, 64, 1), latent_dim=10,
+                     architecture="disentanglement", batch_size=64,
+                     num_examples=12 * 64, warmup_steps=3),
+}
 
-def _worker(spec):
-    import resource
+RUNNERS = ("keras-tensorflow", "keras-jax", "keras-torch", "keras-torch-compile",
+           "torch", "jax")
 
-    import keras
+
+# === Helpers shared with native_torch.py / native_jax.py ===
+
+
+def random_images(config):
     import numpy as np
 
-    import keras_vae
+    shape = (config["num_examples"],) + tuple(config["input_shape"])
+    return np.random.default_rng(0).uniform(size=shape).astype("float32")
 
-    config = dict(CONFIGS[spec["config"]])
-    batch_size = config.pop("batch_size")
-    n = config.pop("num_examples")
-    x = np.random.default_rng(0).uniform(size=(n,) + config["input_shape"]).astype("float32")
-    model = keras_vae.VAE(**config, network_kwargs={"upsampling": spec["upsampling"]}, seed=0)
-    compile_args = {}
-    if spec["jit_compile"] is not None:
-        compile_args["jit_compile"] = spec["jit_compile"]
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_args)
-    model.fit(x, batch_size=batch_size, epochs=1, verbose=0)  # warm-up
-    rates = []
-    for _ in range(spec["epochs"]):
-        start = time.perf_counter()
-        model.fit(x, batch_size=batch_size, epochs=1, verbose=0)
-        rates.append(n / (time.perf_counter() - start))
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def result(runner, config, upsampling, variant, times, n, losses=None, **extra):
+    rates = [n / t for t in times]
     return {
-        "backend": keras.backend.backend(),
-        "samples_per_s": float(np.median(rates)),
-        "all": [round(r) for r in rates],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "runner": runner,
+        "config": config,
+        "upsampling": upsampling,
+        "variant": variant,
+        "samples_per_s": statistics.median(rates),
+        "epoch_rates": [round(r) for r in rates],
+        "epoch_examples": n,
+        "final_loss": None if not losses else round(losses[-1], 2),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "loadavg_1min": round(os.getloadavg()[0], 2),
+        **extra,
     }
 
 
-def run(backend, config, upsampling, epochs, jit_compile=None):
-    spec = dict(config=config, upsampling=upsampling, epochs=epochs, jit_compile=jit_compile)
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    code = (f"import json, sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
-            f"import train_throughput as t; print(json.dumps(t._worker({spec!r})))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+# === Keras runner (one backend per process) ===
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="fashion_mnist")
-    parser.add_argument("--upsampling", nargs="+", default=["resize", "transpose"])
-    parser.add_argument("--epochs", type=int, default=3)
-    args = parser.parse_args()
+def _keras_versions():
     import keras
 
-    print(f"# {platform.node()} {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, python {platform.python_version()}, "
-          f"keras {keras.__version__}; config {args.config} {CONFIGS[args.config]}")
-    print("| backend | decoder upsampling | samples/s (median) | epochs | peak RSS MB |")
-    print("| --- | --- | --- | --- | --- |")
-    for backend in args.backends:
-        for upsampling in args.upsampling:
-            r = run(backend, args.config, upsampling, args.epochs)
-            print(f"| {backend} | {upsampling} | {r['samples_per_s']:,.0f} | {r['all']} | "
-                  f"{r['peak_rss_mb']:,.0f} |", flush=True)
+    versions = {"keras": keras.__version__}
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+    elif backend == "jax":
+        import jax
+
+        versions["jax"] = jax.__version__
+    else:
+        import torch
+
+        versions["torch"] = torch.__version__
+    return versions
+
+
+def _check_networks():
+    from keras_vae import networks
+
+    for name, layout in NETWORKS.items():
+        assert networks._DEFAULTS[name] == layout, (name, networks._DEFAULTS[name])
+
+
+def subpixel_decoder(input_shape, latent_dim, architecture):
+    """Experimental decoder, not in keras_vae: sub-pixel convolution upsampling.
+
+    Each upsampling step is a stride-1 `Conv2D` with 4x the filters and
+    kernel `ceil(kernel_size / 2)` at the input resolution followed by a
+    depth-to-space rearrangement (Shi et al. 2016). For kernel 4, stride 2
+    this has exactly the multiply-adds of `Conv2DTranspose` (a transposed
+    convolution up to a one-pixel shift) but only stride-1 convolutions,
+    whose gradients XLA:CPU computes fast. Layer sizes otherwise as
+    `keras_vae.networks.build_decoder`. `--upsampling subpixel`, Keras
+    runners only.
+    """
+    import keras
+    from keras import layers
+
+    net = NETWORKS[architecture]
+    height, width, channels = input_shape
+    filters, kernel = net["filters"], math.ceil(net["kernel_size"] / 2)
+    z = keras.Input((latent_dim,))
+    h = z
+    for units in reversed(net["hidden_units"]):
+        h = layers.Dense(units, activation="relu")(h)
+    size = (math.ceil(height / 2 ** len(filters)), math.ceil(width / 2 ** len(filters)))
+    h = layers.Dense(size[0] * size[1] * filters[-1], activation="relu")(h)
+    h = layers.Reshape(size + (filters[-1],))(h)
+    widths = list(reversed(filters[:-1])) + [channels]
+    for i, f in enumerate(widths):
+        activation = None if i == len(widths) - 1 else "relu"
+        h = layers.Conv2D(4 * f, kernel, padding="same", activation=activation)(h)
+        h = layers.Reshape(size + (2, 2, f))(h)
+        h = layers.Permute((1, 3, 2, 4, 5))(h)
+        size = (2 * size[0], 2 * size[1])
+        h = layers.Reshape(size + (f,))(h)
+    if size != (height, width):
+        dh, dw = size[0] - height, size[1] - width
+        h = layers.Cropping2D(((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)))(h)
+    return keras.Model(z, h, name="decoder")
+
+
+def _keras_measure(config_name, upsampling, jit_compile, epochs):
+    import keras
+
+    import keras_vae
+
+    config = dict(CONFIGS[config_name])
+    batch_size, n = config.pop("batch_size"), config.pop("num_examples")
+    warmup_steps = config.pop("warmup_steps")
+    x = random_images(CONFIGS[config_name])
+    keras.utils.clear_session(free_memory=True)
+    keras.utils.set_random_seed(0)
+    model = _build_vae(config, upsampling)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times, self.losses = [], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+            self.losses.append(float(logs["loss"]))
+
+    # Warm-up: a few steps on the same data (tracing, compilation), then a
+    # second fit() whose epochs are timed; the compiled step is reused.
+    start = time.perf_counter()
+    model.fit(x, batch_size=batch_size, epochs=1, steps_per_epoch=warmup_steps, verbose=0)
+    warmup_s = time.perf_counter() - start
+    timer = EpochTimer()
+    model.fit(x, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[timer])
+    backend = keras.backend.backend()
+    if backend == "jax":
+        variant = "jit (XLA)"
+    elif backend == "tensorflow":
+        variant = "XLA" if model.jit_compile else "tf.function, no XLA"
+    else:
+        variant = "torch.compile" if model.jit_compile else "eager"
+    return result(
+        runner=f"keras-{backend}", config=config_name, upsampling=upsampling,
+        variant=variant, times=timer.times, n=n, losses=timer.losses,
+        jit_compile=model.jit_compile, warmup_s=round(warmup_s, 2),
+        versions=_keras_versions())
+
+
+def keras_worker(jobs, epochs):
+    """Runs `(config, upsampling, jit_compile)` jobs; prints one JSON line each."""
+    _check_networks()
+    for config, upsampling, jit_compile in jobs:
+        try:
+            out = _keras_measure(config, upsampling, jit_compile, epochs)
+        except Exception as e:  # report and go on with the other jobs
+            out = {"config": config, "upsampling": upsampling,
+                   "jit_compile": jit_compile, "error": f"{type(e).__name__}: {e}"}
+        print("RESULT " + json.dumps(out), flush=True)
+
+
+def memory_worker(upsampling=None):
+    """One full epoch of the real Fashion-MNIST training set; peak RSS."""
+    import keras
+
+    import keras_vae
+    from keras_vae import networks
+    from keras_vae.datasets import load
+
+    before_data = rss_mb()
+    ds = load("fashion_mnist", "train", batch_size=128, seed=0)
+    kwargs = {} if upsampling is None else {"network_kwargs": {"upsampling": upsampling}}
+    model = keras_vae.VAE(input_shape=(28, 28, 1), latent_dim=16, seed=0, **kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    before_fit = rss_mb()
+    start = time.perf_counter()
+    history = model.fit(ds, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    print("RESULT " + json.dumps({
+        "kind": "memory",
+        "runner": f"keras-{keras.backend.backend()}",
+        "note": "1 epoch",
+        "upsampling": networks._options("conv", model.network_kwargs)[1]["upsampling"],
+        "examples": 60_000,
+        "epoch_s": round(seconds, 1),
+        "samples_per_s": round(60_000 / seconds),
+        "loss": round(history.history["loss"][-1], 2),
+        "rss_mb_after_imports": round(before_data),
+        "rss_mb_before_fit": round(before_fit),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "tensorflow_imported": "tensorflow" in sys.modules,
+        "versions": _keras_versions(),
+    }), flush=True)
+
+
+def _build_vae(config, upsampling, seed=0):
+    import keras_vae
+
+    if upsampling == "subpixel":
+        return keras_vae.VAE(**config, decoder=subpixel_decoder(
+            config["input_shape"], config["latent_dim"], config["architecture"]), seed=seed)
+    return keras_vae.VAE(**config, network_kwargs={"upsampling": upsampling}, seed=seed)
+
+
+def _quality_data(config_name, batch_size, seed=0):
+    """(training pipeline, held-out numpy images) of a configuration."""
+    import numpy as np
+
+    from keras_vae.datasets import DSprites
+    from keras_vae.datasets import load
+
+    train = load(config_name, "train", batch_size=batch_size, seed=seed)
+    if config_name == "fashion_mnist":
+        return train, load("fashion_mnist", "test", as_numpy=True, shuffle=False)
+    # dSprites has no test split: 10,000 random images of the full set.
+    index = np.sort(np.random.default_rng(1).choice(len(DSprites()), 10_000, replace=False))
+    images = np.asarray(DSprites().imgs(index), dtype="float32")
+    return train, images.reshape((-1, 64, 64, 1))
+
+
+def quality_worker(epochs, upsamplings, memory_upsampling=None,
+                   config_name="fashion_mnist", steps_per_epoch=None, seed=0):
+    """Same budget per decoder; held-out negative ELBO on the tensorflow backend.
+
+    With `memory_upsampling`, that decoder is trained first and the process's
+    peak RSS right after its training and evaluation is reported as the
+    tensorflow row of the memory table (a Fashion-MNIST training run of
+    `epochs` full epochs), which saves a separate tensorflow memory process.
+    """
+    import keras
+    import numpy as np
+
+    rss_imports = rss_mb()
+    config = dict(CONFIGS[config_name])
+    batch_size = config.pop("batch_size")
+    for key in ("num_examples", "warmup_steps"):
+        config.pop(key)
+    _, test = _quality_data(config_name, batch_size)
+    if memory_upsampling in upsamplings:
+        upsamplings = [memory_upsampling] + [u for u in upsamplings if u != memory_upsampling]
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
+    for i, upsampling in enumerate(upsamplings):
+        keras.utils.clear_session(free_memory=True)
+        keras.utils.set_random_seed(seed)
+        train, _ = _quality_data(config_name, batch_size, seed)
+        model = _build_vae(config, upsampling, seed)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        rss_before_fit = rss_mb()
+        timer = EpochTimer()
+        start = time.perf_counter()
+        history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                            verbose=0, callbacks=[timer])
+        seconds = time.perf_counter() - start
+        # Average two evaluation passes: each draws one posterior sample per image.
+        evals = [model.evaluate(test, batch_size=500, verbose=0, return_dict=True)
+                 for _ in range(2)]
+        print("RESULT " + json.dumps({
+            "kind": "quality",
+            "config": config_name,
+            "upsampling": upsampling,
+            "epochs": epochs,
+            "steps_per_epoch": steps_per_epoch,
+            "seed": seed,
+            "train_s": round(seconds, 1),
+            "train_loss": round(history.history["loss"][-1], 2),
+            "test_neg_elbo": round(float(np.mean([e["loss"] for e in evals])), 2),
+            "test_reconstruction": round(float(np.mean(
+                [e["reconstruction_loss"] for e in evals])), 2),
+            "test_kl": round(float(np.mean([e["kl_loss"] for e in evals])), 2),
+            "params": model.count_params(),
+            "backend": keras.backend.backend(),
+        }), flush=True)
+        if i == 0 and upsampling == memory_upsampling and config_name == "fashion_mnist":
+            print("RESULT " + json.dumps({
+                "kind": "memory",
+                "runner": "keras-tensorflow",
+                "upsampling": upsampling,
+                "examples": 60_000,
+                "epoch_s": round(timer.times[0], 1),
+                "samples_per_s": round(60_000 / timer.times[0]),
+                "loss": round(history.history["loss"][0], 2),
+                "rss_mb_after_imports": round(rss_imports),
+                "rss_mb_before_fit": round(rss_before_fit),
+                "peak_rss_mb": round(peak_rss_mb()),
+                "tensorflow_imported": True,
+                "note": f"quality run: {epochs} epochs + 2 test evaluations",
+                "versions": _keras_versions(),
+            }), flush=True)
+
+
+# === Orchestration ===
+
+
+CHILD_ENV = {}  # set by main(): OMP_WAIT_POLICY
+
+
+def _spawn(argv, env_backend=None, timeout=None):
+    """Runs a child process; returns (parsed RESULT lines, error or None)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, **CHILD_ENV)
+    if env_backend:
+        env["KERAS_BACKEND"] = env_backend
+    try:
+        proc = subprocess.run([sys.executable] + argv, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+        stdout, error = proc.stdout, None
+        if proc.returncode != 0:
+            error = f"exit {proc.returncode}: {proc.stderr.strip()[-1500:]}"
+    except subprocess.TimeoutExpired as e:
+        stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        error = f"did not finish within {timeout} s"
+    results = []
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            results.append(json.loads(line[len("RESULT "):]))
+        elif line.startswith("{"):  # native runners print bare JSON
+            results.append(json.loads(line))
+    return results, error
+
+
+def _child(code):
+    return ["-c", f"import sys; sys.path.insert(0, {BENCH!r}); "
+                  f"import train_throughput as t; {code}"]
+
+
+def run_runner(runner, config, upsamplings, epochs, timeout=None):
+    """One process: `runner` on `config` with each decoder in `upsamplings`."""
+    if runner.startswith("keras-"):
+        backend = runner[len("keras-"):].replace("-compile", "")
+        jits = {"keras-tensorflow": [False, True], "keras-jax": ["auto"],
+                "keras-torch": [False], "keras-torch-compile": [True]}[runner]
+        jobs = [(config, u, j) for u in upsamplings for j in jits]
+        return _spawn(_child(f"t.keras_worker({jobs!r}, {epochs})"), backend, timeout)
+    script = os.path.join(BENCH, f"native_{runner}.py")
+    return _spawn([script, "--config", config, "--upsampling", *upsamplings,
+                   "--epochs", str(epochs)], timeout=timeout)
+
+
+def machine_info():
+    info = {"python": platform.python_version(), "platform": platform.platform(),
+            "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f
+                               if line.startswith("model name"))
+    except (OSError, StopIteration):
+        info["cpu"] = platform.processor() or platform.machine()
+    try:
+        with open("/proc/meminfo") as f:
+            info["memory_gb"] = round(int(f.readline().split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    from importlib import metadata
+
+    for package in ("keras", "tensorflow", "jax", "jaxlib", "optax", "torch", "numpy"):
+        try:
+            info[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            info[package] = None
+    return info
+
+
+TORCH_COMPILE_SKIP_REASON = (
+    "torch.compile compiles each network for ~30-60 s on a 2-core CPU (plus a "
+    "fresh process), which the 15-minute budget of bench/run_all.py leaves "
+    "room for in one configuration only; `python bench/train_throughput.py "
+    "--runners keras-torch-compile --torch-compile all` measures them all")
+
+
+def _parse_compile_jobs(spec, configs, upsamplings):
+    if spec == ["all"]:
+        return [(c, u) for c in configs for u in upsamplings]
+    if spec == ["none"]:
+        return []
+    return [tuple(item.split(":")) for item in spec]
+
+
+def _print_throughput_table(rows):
+    for r in rows:
+        if "error" in r:
+            print(f"| {r.get('runner')} | {r.get('config')} | {r.get('upsampling')} | "
+                  f"{r.get('variant', '')} | skipped: {r['error']} | | | |")
+            continue
+        print(f"| {r['runner']} | {r['config']} | {r['upsampling']} | {r['variant']} | "
+              f"{r['samples_per_s']:,.0f} | {r['epoch_rates']} | {r['peak_rss_mb']:,} | "
+              f"{r['loadavg_1min']} |", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--upsampling", nargs="+", default=["resize", "transpose"],
+                        choices=["resize", "transpose", "subpixel"],
+                        help="decoder variants; 'subpixel' is an experimental decoder "
+                             "built here (Keras runners only, see subpixel_decoder)")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run")
+    parser.add_argument("--torch-compile", nargs="+", default=["fashion_mnist:transpose"],
+                        metavar="CONFIG:UPSAMPLING",
+                        help="configurations the keras-torch-compile runner measures "
+                             "('all', 'none', or config:upsampling pairs)")
+    parser.add_argument("--torch-compile-timeout", type=float, default=240,
+                        help="seconds allowed to one keras-torch-compile process")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure a full Fashion-MNIST epoch's peak RSS")
+    parser.add_argument("--memory-backends", nargs="+",
+                        default=["tensorflow", "jax", "torch"])
+    parser.add_argument("--memory-upsampling", default="transpose",
+                        choices=["default", "resize", "transpose"],
+                        help="decoder of the memory runs ('default': the library's)")
+    parser.add_argument("--quality", type=int, default=0, metavar="EPOCHS",
+                        help="also compare the decoders' test -ELBO after EPOCHS epochs")
+    parser.add_argument("--quality-config", choices=list(CONFIGS), default="fashion_mnist",
+                        help="data and network of the quality runs (dsprites: held-out "
+                             "set = 10,000 random images of the full set)")
+    parser.add_argument("--quality-steps", type=int, default=None,
+                        help="steps per quality epoch (default: a full pass)")
+    parser.add_argument("--quality-seed", type=int, default=0)
+    parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--omp-wait-policy", choices=["passive", "active", "unset"],
+                        default="passive",
+                        help="OMP_WAIT_POLICY of the child processes (see RESULTS.md: "
+                             "spinning OpenMP threads collapse on a shared machine)")
+    parser.add_argument("--json", help="write all measurements to this file")
+    args = parser.parse_args(argv)
+    if args.omp_wait_policy != "unset":
+        CHILD_ENV["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
+
+    report = {"machine": machine_info(), "argv": sys.argv[1:], "throughput": [],
+              "memory": [], "quality": [], "seconds": {}}
+    m = report["machine"]
+    print(f"# {m['date']}: {m['cpu']}, {m['cores']} cores, {m.get('memory_gb')} GB, "
+          f"python {m['python']}; keras {m['keras']}, tensorflow {m['tensorflow']}, "
+          f"jax {m['jax']}, optax {m['optax']}, torch {m['torch']}, numpy {m['numpy']}; "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
+
+    if not args.no_throughput:
+        compile_jobs = _parse_compile_jobs(args.torch_compile, args.configs, args.upsampling)
+        print("| runner | config | upsampling | variant | samples/s (median) | "
+              "epoch samples/s | peak RSS MB | load |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        # Config outer, runner inner: the runs compared with each other are
+        # close in time, so slow drifts of the machine's load affect them alike.
+        for config in args.configs:
+            for runner in args.runners:
+                upsamplings, timeout = args.upsampling, None
+                if runner == "keras-torch-compile":
+                    upsamplings = [u for c, u in compile_jobs if c == config]
+                    timeout = args.torch_compile_timeout
+                    skipped = [u for u in args.upsampling if u not in upsamplings]
+                    rows = [{"runner": runner, "config": config, "upsampling": u,
+                             "variant": "torch.compile", "skipped": True,
+                             "error": "not run: " + TORCH_COMPILE_SKIP_REASON}
+                            for u in skipped]
+                    _print_throughput_table(rows)
+                    report["throughput"] += rows
+                    if not upsamplings:
+                        continue
+                start = time.perf_counter()
+                rows, error = run_runner(runner, config, upsamplings, args.epochs, timeout)
+                report["seconds"][f"{runner} {config}"] = round(time.perf_counter() - start, 1)
+                for row in rows:
+                    row["runner"] = runner
+                if error:
+                    done = {r.get("upsampling") for r in rows}
+                    rows += [{"runner": runner, "config": config, "upsampling": u,
+                              "error": error} for u in upsamplings if u not in done]
+                _print_throughput_table(rows)
+                report["throughput"] += rows
+
+    memory_backends = list(args.memory_backends) if args.memory else []
+    memory_up = None if args.memory_upsampling == "default" else args.memory_upsampling
+    if args.quality:
+        # The tensorflow quality run doubles as the tensorflow memory run.
+        from_quality = "tensorflow" in memory_backends and memory_up in args.upsampling
+        if from_quality:
+            memory_backends.remove("tensorflow")
+        start = time.perf_counter()
+        rows, error = _spawn(_child(
+            f"t.quality_worker({args.quality}, {args.upsampling!r}, "
+            f"{memory_up if from_quality else None!r}, {args.quality_config!r}, "
+            f"{args.quality_steps!r}, {args.quality_seed})"), "tensorflow")
+        report["seconds"]["quality"] = round(time.perf_counter() - start, 1)
+        report["memory"] += [r for r in rows if r.get("kind") == "memory"]
+        rows = [r for r in rows if r.get("kind") != "memory"]
+        if error:
+            rows.append({"error": error})
+        print("\n| decoder upsampling | epochs | train s | test -ELBO | test recon | "
+              "test KL |\n| --- | --- | --- | --- | --- | --- |")
+        for r in rows:
+            if "error" in r:
+                print(f"| error: {r['error']} | | | | | |")
+            else:
+                print(f"| {r['upsampling']} | {r['epochs']} | {r['train_s']} | "
+                      f"{r['test_neg_elbo']} | {r['test_reconstruction']} | "
+                      f"{r['test_kl']} |", flush=True)
+        report["quality"] = rows
+
+    for backend in memory_backends:
+        start = time.perf_counter()
+        rows, error = _spawn(_child(f"t.memory_worker({memory_up!r})"), backend)
+        report["seconds"][f"memory-{backend}"] = round(time.perf_counter() - start, 1)
+        if error:
+            rows = [{"runner": f"keras-{backend}", "error": error}]
+        report["memory"] += rows
+    if report["memory"]:
+        print("\n| backend | decoder | full-epoch samples/s | RSS MB after imports | "
+              "before fit | peak RSS MB |\n| --- | --- | --- | --- | --- | --- |")
+        for r in report["memory"]:
+            if "error" in r:
+                print(f"| {r['runner']} | error: {r['error']} | | | | |")
+            else:
+                print(f"| {r['runner']} | {r['upsampling']} | {r['samples_per_s']:,} | "
+                      f"{r['rss_mb_after_imports']:,} | {r['rss_mb_before_fit']:,} | "
+                      f"{r['peak_rss_mb']:,} |", flush=True)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
