@@ -19,14 +19,27 @@ Architectures (`architecture=`):
   64x64 inputs (Higgins et al. 2017; Burgess et al. 2018; Locatello et al.
   2019): conv 32-32-64-64, kernel 4, stride 2, Dense 256, mirrored decoder.
 
-Decoder upsampling (`upsampling=`): `"transpose"` (stride-2
-`Conv2DTranspose`, the default) or `"resize"` (nearest-neighbour
-`UpSampling2D` then a stride-1 convolution). The strided transposed
-convolution was reported very slow to differentiate under JAX on CPU
-(jax-ml/jax#23783), but measured here (keras 3.15, jax 0.10.2, 2 CPU cores)
-it is faster than resize + conv on all three backends for both the 28x28 and
-the 64x64 nets, since the resize variant convolves at the higher resolution;
-`bench/train_throughput.py` measures both.
+Decoder upsampling (`upsampling=`), each doubling the resolution per layer:
+
+- `"transpose"`: a stride-2 `Conv2DTranspose` (default of `"conv"`);
+- `"subpixel"`: a stride-1 `Conv2D` with 4x the filters and kernel
+  `ceil(kernel_size / 2)` at the input resolution, then a depth-to-space
+  rearrangement (Shi et al. 2016). For kernel 4 it has the multiply-adds of
+  the transposed convolution but only stride-1 convolutions, whose gradients
+  XLA:CPU computes 2.4x faster (the strided transposed convolution's kernel
+  gradient is very slow there, jax-ml/jax#23783); default of
+  `"disentanglement"`;
+- `"resize"`: nearest-neighbour `UpSampling2D` then a stride-1 convolution
+  (four times the decoder convolution work; slower on every backend).
+
+`bench/RESULTS.md` has the measurements behind these defaults (speed on each
+backend and test ELBO at equal steps).
+
+Memory layout: on the torch backend the convolution stack runs channels-first
+(NCHW, PyTorch's native layout; Keras' torch backend otherwise permutes every
+convolution's input and output), with a `Permute` at each end; images and
+codes stay `(H, W, C)`, and the weights are identical in both layouts, so
+weights saved on one backend load on any other.
 
 All layers have fixed names, so weights saved by one process (or backend) load
 in another whatever else that process has built.
@@ -40,15 +53,21 @@ from keras import layers
 from keras_vae import _validation
 
 ARCHITECTURES = ("mlp", "conv", "disentanglement")
-UPSAMPLING = ("resize", "transpose")
+UPSAMPLING = ("resize", "transpose", "subpixel")
 
 _DEFAULTS = {
     "mlp": {"hidden_units": (512, 256)},
-    "conv": {"filters": (32, 64), "kernel_size": 3, "hidden_units": (256,)},
+    "conv": {
+        "filters": (32, 64),
+        "kernel_size": 3,
+        "hidden_units": (256,),
+        "upsampling": "transpose",
+    },
     "disentanglement": {
         "filters": (32, 32, 64, 64),
         "kernel_size": 4,
         "hidden_units": (256,),
+        "upsampling": "subpixel",
     },
 }
 
@@ -91,7 +110,7 @@ def _options(architecture, options):
                 f"conv architecture. Received: filters={merged['filters']}"
             )
         merged["upsampling"] = _validation.check_choice(
-            "upsampling", merged.get("upsampling", "transpose"), UPSAMPLING
+            "upsampling", merged["upsampling"], UPSAMPLING
         )
     elif "upsampling" in options:
         raise ValueError(
@@ -122,6 +141,8 @@ def build_encoder(input_shape, latent_dim, architecture="conv", **options):
     inputs = keras.Input(shape=input_shape, name="image")
     h = inputs
     if architecture != "mlp":
+        data_format = _data_format()
+        h = _to_layout(h, data_format, "encoder_to_nchw")
         for i, f in enumerate(opts["filters"]):
             h = layers.Conv2D(
                 f,
@@ -129,8 +150,10 @@ def build_encoder(input_shape, latent_dim, architecture="conv", **options):
                 strides=2,
                 padding="same",
                 activation="relu",
+                data_format=data_format,
                 name=f"encoder_conv_{i}",
             )(h)
+        h = _from_layout(h, data_format, "encoder_to_nhwc")
     h = layers.Flatten(name="encoder_flatten")(h)
     for i, units in enumerate(opts["hidden_units"]):
         h = layers.Dense(units, activation="relu", name=f"encoder_dense_{i}")(h)
@@ -174,6 +197,8 @@ def build_decoder(input_shape, latent_dim, architecture="conv", **options):
         start_h * start_w * filters[-1], activation="relu", name="decoder_projection"
     )(h)
     h = layers.Reshape((start_h, start_w, filters[-1]), name="decoder_reshape")(h)
+    data_format = _data_format()
+    h = _to_layout(h, data_format, "decoder_to_nchw")
     # Mirror of the encoder: widths filters[-2], ..., filters[0], then channels.
     widths = list(reversed(filters[:-1])) + [channels]
     for i, f in enumerate(widths):
@@ -186,22 +211,78 @@ def build_decoder(input_shape, latent_dim, architecture="conv", **options):
                 strides=2,
                 padding="same",
                 activation=activation,
+                data_format=data_format,
                 name=f"decoder_deconv_{i}",
             )(h)
+        elif opts["upsampling"] == "subpixel":
+            h = layers.Conv2D(
+                4 * f,
+                math.ceil(opts["kernel_size"] / 2),
+                padding="same",
+                activation=activation,
+                data_format=data_format,
+                name=f"decoder_subpixel_conv_{i}",
+            )(h)
+            h = _depth_to_space(h, f, data_format, f"decoder_depth_to_space_{i}")
         else:
-            h = layers.UpSampling2D(2, name=f"decoder_upsample_{i}")(h)
+            h = layers.UpSampling2D(
+                2, data_format=data_format, name=f"decoder_upsample_{i}"
+            )(h)
             h = layers.Conv2D(
                 f,
                 opts["kernel_size"],
                 padding="same",
                 activation=activation,
+                data_format=data_format,
                 name=f"decoder_conv_{i}",
             )(h)
     extra_h, extra_w = start_h * factor - height, start_w * factor - width
     if extra_h or extra_w:
         h = layers.Cropping2D(
             ((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)),
+            data_format=data_format,
             name="decoder_crop",
         )(h)
+    h = _from_layout(h, data_format, "decoder_to_nhwc")
     outputs = layers.Identity(name="decoder_output")(h)
     return keras.Model(z, outputs, name="decoder")
+
+
+def _data_format():
+    """The layout the convolution stacks run in on the current backend.
+
+    channels-first on torch (its native layout: Keras' torch convolutions
+    otherwise permute to NCHW and back around every layer; 30% faster on the
+    64x64 net), channels-last elsewhere (TensorFlow's CPU convolutions
+    support only NHWC, XLA prefers it).
+    """
+    if keras.backend.backend() == "torch":
+        return "channels_first"
+    return "channels_last"
+
+
+def _to_layout(h, data_format, name):
+    if data_format == "channels_first":
+        return layers.Permute((3, 1, 2), name=name)(h)
+    return h
+
+
+def _from_layout(h, data_format, name):
+    if data_format == "channels_first":
+        return layers.Permute((2, 3, 1), name=name)(h)
+    return h
+
+
+def _depth_to_space(h, filters, data_format, name):
+    """`(h, w, 4f) -> (2h, 2w, f)`; channel `(2 * dy + dx) * f + c` goes to
+    pixel `(2 * row + dy, 2 * col + dx)`, channel `c`, in either layout (so
+    the weights mean the same in both)."""
+    if data_format == "channels_first":
+        _, height, width = h.shape[1:]
+        h = layers.Reshape((2, 2, filters, height, width), name=name + "_split")(h)
+        h = layers.Permute((3, 4, 1, 5, 2), name=name + "_interleave")(h)
+        return layers.Reshape((filters, 2 * height, 2 * width), name=name)(h)
+    height, width, _ = h.shape[1:]
+    h = layers.Reshape((height, width, 2, 2, filters), name=name + "_split")(h)
+    h = layers.Permute((1, 3, 2, 4, 5), name=name + "_interleave")(h)
+    return layers.Reshape((2 * height, 2 * width, filters), name=name)(h)

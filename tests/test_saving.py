@@ -69,14 +69,16 @@ def test_custom_networks_round_trip(digits, tmp_path):
     np.testing.assert_allclose(loaded.encode(x[:4])[0], model.encode(x[:4])[0], atol=1e-6)
 
 
-def test_weights_and_losses_agree_across_backends(digits, tmp_path):
+@pytest.mark.parametrize("upsampling", ["transpose", "subpixel"])
+def test_weights_and_losses_agree_across_backends(digits, tmp_path, upsampling):
     """Weights written under this backend load under the other two with the
     same outputs; the same weights and batch with deterministic sampling give
     the same loss on all three backends; a .keras file from this backend
     (torch included) loads compiled and trains elsewhere."""
     x, _ = digits
     model = _trained(keras_vae.VAE, x, architecture="conv",
-                     network_kwargs={"filters": [4, 8], "hidden_units": [16]})
+                     network_kwargs={"filters": [4, 8], "hidden_units": [16],
+                                     "upsampling": upsampling})
     batch = x[:16]
     model.save_weights(str(tmp_path / "model.weights.h5"))
     model.save(str(tmp_path / "model.keras"))
