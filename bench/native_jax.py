@@ -4,10 +4,21 @@ The baseline `bench/train_throughput.py` compares `model.fit` against. The
 networks are the library's `conv` / `disentanglement` encoder and decoder,
 layer for layer (same widths, kernel sizes, strides, `padding="SAME"`, ReLU,
 Dense sizes; initialisation differs, which does not change the speed),
-written with `jax.lax` directly: NHWC / HWIO convolutions
-(`lax.conv_general_dilated`, `lax.conv_transpose`), `jnp.repeat` for the
-nearest-neighbour resize, one `jax.jit`-compiled step with donated
-parameters and optimizer state, `optax.adam(1e-3)`.
+written with `jax.lax` directly: NHWC / HWIO convolutions, one
+`jax.jit`-compiled step with donated parameters and optimizer state,
+`optax.adam(1e-3)`, and per decoder upsampling variant:
+
+- `"transpose"`: `lax.conv_transpose` (stride 2, "SAME");
+- `"subpixel"`: `lax.conv_general_dilated` (stride 1, "SAME", 4x the filters,
+  kernel `ceil(kernel_size / 2)`) at the input resolution, then
+  depth-to-space as keras-vae does it (`reshape` to `(N, H, W, 2, 2, f)`,
+  `transpose`, `reshape` to `(N, 2H, 2W, f)`: channel `(2 * dy + dx) * f + c`
+  goes to pixel `(2 * row + dy, 2 * col + dx)`);
+- `"resize"`: `jnp.repeat` (nearest neighbour) then `lax.conv_general_dilated`
+  (stride 1, "SAME").
+
+XLA's "SAME" padding is TensorFlow's (an odd total padding puts the extra
+pixel after).
 
 Loss (as `keras_vae.VAE`): Bernoulli negative log-likelihood with logits
 summed over pixels plus the closed-form Gaussian KL summed over latent
@@ -22,7 +33,7 @@ sliced and transferred per step. An epoch is `num_examples` of the config
 
 Run through `python bench/train_throughput.py --runners jax`; directly:
 
-    python bench/native_jax.py --config fashion_mnist --upsampling transpose
+    python bench/native_jax.py --config dsprites --upsampling subpixel transpose --epochs 3 2
 """
 
 import argparse
@@ -55,7 +66,7 @@ def _conv_init(key, kernel, c_in, c_out):
             "b": jnp.zeros((c_out,))}
 
 
-def init_params(key, input_shape, latent_dim, architecture):
+def init_params(key, input_shape, latent_dim, architecture, upsampling):
     net = common.NETWORKS[architecture]
     filters, kernel, hidden = net["filters"], net["kernel_size"], net["hidden_units"]
     height, width, channels = input_shape
@@ -80,7 +91,10 @@ def init_params(key, input_shape, latent_dim, architecture):
     params["projection"] = _dense_init(next(keys), units_in, math.prod(start))
     c = filters[-1]
     for f in list(reversed(filters[:-1])) + [channels]:
-        params["dec_conv"].append(_conv_init(next(keys), kernel, c, f))
+        if upsampling == "subpixel":
+            params["dec_conv"].append(_conv_init(next(keys), math.ceil(kernel / 2), c, 4 * f))
+        else:
+            params["dec_conv"].append(_conv_init(next(keys), kernel, c, f))
         c = f
     static = {"start": start, "crop": (start[0] * factor - height, start[1] * factor - width)}
     return params, static
@@ -101,6 +115,14 @@ def encode(params, x):
     return _dense(params["z_mean"], h), _dense(params["z_log_var"], h)
 
 
+def _depth_to_space(h):
+    """`(N, H, W, 4f) -> (N, 2H, 2W, f)` in keras-vae's channel order."""
+    n, height, width, channels = h.shape
+    f = channels // 4
+    h = h.reshape(n, height, width, 2, 2, f).transpose(0, 1, 3, 2, 4, 5)
+    return h.reshape(n, 2 * height, 2 * width, f)
+
+
 def decode(params, z, static, upsampling):
     h = z
     for p in params["dec_dense"]:
@@ -110,10 +132,16 @@ def decode(params, z, static, upsampling):
     for i, p in enumerate(params["dec_conv"]):
         if upsampling == "transpose":
             h = lax.conv_transpose(h, p["w"], (2, 2), "SAME", dimension_numbers=_DN)
-        else:
+            h = h + p["b"]
+        elif upsampling == "subpixel":
+            h = lax.conv_general_dilated(h, p["w"], (1, 1), "SAME", dimension_numbers=_DN)
+            h = _depth_to_space(h + p["b"])
+        elif upsampling == "resize":
             h = jnp.repeat(jnp.repeat(h, 2, axis=1), 2, axis=2)
             h = lax.conv_general_dilated(h, p["w"], (1, 1), "SAME", dimension_numbers=_DN)
-        h = h + p["b"]
+            h = h + p["b"]
+        else:
+            raise ValueError(f"unknown upsampling {upsampling!r}")
         if i < last:
             h = jax.nn.relu(h)
     ch, cw = static["crop"]
@@ -146,7 +174,8 @@ def measure(config_name, upsampling, epochs):
     """Warm-up epoch(s), then `epochs` timed epochs; returns a result dict."""
     config = common.CONFIGS[config_name]
     params, static = init_params(jax.random.key(0), config["input_shape"],
-                                 config["latent_dim"], config["architecture"])
+                                 config["latent_dim"], config["architecture"],
+                                 upsampling)
     optimizer = optax.adam(1e-3)
     opt_state = optimizer.init(params)
     step = make_step(static, upsampling, optimizer)
@@ -185,12 +214,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", nargs="+", default=["fashion_mnist"],
                         choices=sorted(common.CONFIGS))
-    parser.add_argument("--upsampling", nargs="+", default=["resize", "transpose"])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--upsampling", nargs="+", default=list(common.UPSAMPLINGS),
+                        choices=common.UPSAMPLINGS)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[3],
+                        help="timed epochs: one number, or one per --upsampling entry")
     args = parser.parse_args()
     for config in args.config:
-        for upsampling in args.upsampling:
-            print(json.dumps(measure(config, upsampling, args.epochs)), flush=True)
+        for upsampling, epochs in common.epochs_per_upsampling(args.upsampling, args.epochs):
+            start = time.perf_counter()
+            out = measure(config, upsampling, epochs)
+            out["job_s"] = round(time.perf_counter() - start, 1)
+            print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,21 @@ The baseline `bench/train_throughput.py` compares `model.fit` against. The
 networks are the library's `conv` / `disentanglement` encoder and decoder,
 layer for layer (same widths, kernel sizes, strides, TensorFlow-style
 `padding="same"`, ReLU, Dense sizes; initialisation differs, which does not
-change the speed), written the way a PyTorch user would: NCHW tensors,
-`nn.Conv2d` / `nn.ConvTranspose2d`, `F.interpolate(mode="nearest")` for the
-resize decoder, eager mode, `torch.optim.Adam(lr=1e-3)`.
+change the speed), written the way a PyTorch user would: NCHW tensors, eager
+mode, `torch.optim.Adam(lr=1e-3)`, and per decoder upsampling variant:
+
+- `"transpose"`: `nn.ConvTranspose2d` (stride 2, output twice the input);
+- `"subpixel"`: a stride-1 `nn.Conv2d` with 4x the filters and kernel
+  `ceil(kernel_size / 2)` at the input resolution, then
+  `F.pixel_shuffle(h, 2)` (PyTorch's depth-to-space; it reads the channels
+  in another order than keras-vae's `Reshape` / `Permute`, a fixed
+  permutation of the convolution's output channels, so the same work);
+- `"resize"`: `F.interpolate(mode="nearest")` then a stride-1 `nn.Conv2d`.
+
+Where TensorFlow's "same" padding is asymmetric (an odd total padding, e.g.
+the even kernels of the sub-pixel convolutions: 0 pixels before, 1 after),
+`SameConv2d` pads explicitly with `F.pad` before an unpadded convolution,
+which is also what `nn.Conv2d(padding="same")` does internally.
 
 Loss (as `keras_vae.VAE`): Bernoulli negative log-likelihood with logits
 summed over pixels plus the closed-form Gaussian KL summed over latent
@@ -19,7 +31,7 @@ step. An epoch is `num_examples` of the config (see `train_throughput.py`).
 
 Run through `python bench/train_throughput.py --runners torch`; directly:
 
-    python bench/native_torch.py --config fashion_mnist --upsampling transpose
+    python bench/native_torch.py --config dsprites --upsampling subpixel transpose --epochs 3 2
 """
 
 import argparse
@@ -51,10 +63,7 @@ class SameConv2d(nn.Module):
     def __init__(self, cin, cout, kernel, stride, size):
         super().__init__()
         before, after = _same_pad(size, kernel, stride)
-        if stride == 1:
-            self.pad = None
-            self.conv = nn.Conv2d(cin, cout, kernel, stride, padding="same")
-        elif before == after:
+        if before == after:
             self.pad = None
             self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=before)
         else:  # asymmetric: pad explicitly, as TensorFlow does
@@ -117,11 +126,15 @@ class Decoder(nn.Module):
         widths = list(reversed(filters[:-1])) + [channels]
         convs, cin, size = [], filters[-1], self.start[1]
         for f in widths:
-            size *= 2
             if upsampling == "transpose":
                 convs.append(_transpose_same(cin, f, kernel))
+            elif upsampling == "subpixel":  # at the input resolution
+                convs.append(SameConv2d(cin, 4 * f, math.ceil(kernel / 2), 1, size))
+            elif upsampling == "resize":  # at the output resolution
+                convs.append(SameConv2d(cin, f, kernel, 1, 2 * size))
             else:
-                convs.append(SameConv2d(cin, f, kernel, 1, size))
+                raise ValueError(f"unknown upsampling {upsampling!r}")
+            size *= 2
             cin = f
         self.convs = nn.ModuleList(convs)
         self.crop = (self.start[1] * factor - height, self.start[2] * factor - width)
@@ -135,6 +148,8 @@ class Decoder(nn.Module):
             if self.upsampling == "resize":
                 h = F.interpolate(h, scale_factor=2, mode="nearest")
             h = conv(h)
+            if self.upsampling == "subpixel":
+                h = F.pixel_shuffle(h, 2)  # (N, 4f, H, W) -> (N, f, 2H, 2W)
             if i < len(self.convs) - 1:
                 h = F.relu(h)
         ch, cw = self.crop
@@ -206,12 +221,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", nargs="+", default=["fashion_mnist"],
                         choices=sorted(common.CONFIGS))
-    parser.add_argument("--upsampling", nargs="+", default=["resize", "transpose"])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--upsampling", nargs="+", default=list(common.UPSAMPLINGS),
+                        choices=common.UPSAMPLINGS)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[3],
+                        help="timed epochs: one number, or one per --upsampling entry")
     args = parser.parse_args()
     for config in args.config:
-        for upsampling in args.upsampling:
-            print(json.dumps(measure(config, upsampling, args.epochs)), flush=True)
+        for upsampling, epochs in common.epochs_per_upsampling(args.upsampling, args.epochs):
+            start = time.perf_counter()
+            out = measure(config, upsampling, epochs)
+            out["job_s"] = round(time.perf_counter() - start, 1)
+            print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

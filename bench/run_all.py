@@ -1,20 +1,35 @@
 """Runs every benchmark of bench/ and rewrites bench/RESULTS.md.
 
-    python bench/run_all.py            # ~10 min on the 2-core CPU when it is quiet
+    python bench/run_all.py            # ~12 min on the 2-core CPU when it is quiet
 
 On a loaded machine the training benchmarks take longer; when they have
 used 13.5 minutes (`--skip-other-after`), the quick data and metric
 benchmarks are skipped so that the whole run stays under 15 minutes.
 
+`--save-json PATH` keeps every measurement; `--render-only PATH` rewrites
+RESULTS.md from such a file without measuring (after editing the prose).
+
 Runs, one after the other (each framework in its own child processes):
 
-1. `bench/train_throughput.py --memory --quality 2 --epochs 3`: `model.fit` samples/s
-   per Keras backend next to pure PyTorch and pure JAX + optax loops, both
-   decoder upsampling variants, both configurations; peak RSS of a full
-   Fashion-MNIST epoch per backend; test -ELBO of the two decoders.
-2. `bench/data_throughput.py --cores 2` (dSprites, numpy and pipeline) and
+1. `bench/train_throughput.py --memory --quality 2 --epochs 3 --other-epochs 2`:
+   `model.fit` samples/s per Keras backend next to pure PyTorch and pure
+   JAX + optax loops, for both configurations and all three decoder
+   upsampling variants (3 timed epochs on each configuration's default
+   decoder, 2 on the others; XLA on tensorflow for the default decoders only;
+   the pure-JAX resize decoder left out; see that script); peak RSS of a full
+   Fashion-MNIST epoch per backend; Fashion-MNIST test -ELBO of the three
+   decoders after 2 epochs.
+2. `bench/train_throughput.py --no-throughput --quality 2 --quality-config
+   dsprites --quality-steps 400 --upsampling subpixel transpose`: the
+   dSprites net's default decoder against transpose at equal steps.
+3. `bench/data_throughput.py --cores 2` (dSprites, numpy and pipeline) and
    `bench/data_throughput.py --dataset fashion_mnist --cores 2`.
-3. `bench/metrics_speed.py`.
+4. `bench/metrics_speed.py`.
+
+The targets are checked on each configuration's default decoder, the
+library's (`keras_vae.networks._DEFAULTS`, read from its source by
+`train_throughput.py`); the other decoders' ratios are listed for
+information.
 
 RESULTS.md is a template: the hand-written prose stays, and only the blocks
 between `<!-- BEGIN GENERATED: name -->` and `<!-- END GENERATED: name -->`
@@ -23,8 +38,10 @@ are replaced with tables made from this run's measurements.
 
 import argparse
 import json
+import math
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,10 +53,6 @@ sys.path.insert(0, BENCH)
 
 import train_throughput  # noqa: E402
 
-# Library defaults the targets are checked on. `CURRENT` is what
-# keras_vae.networks builds today; `RECOMMENDED` is this benchmark's advice.
-CURRENT_DEFAULT_UPSAMPLING = "transpose"  # keras_vae.networks default
-RECOMMENDED_UPSAMPLING = "transpose"
 DEFAULT_VARIANTS = {  # what jit_compile="auto" resolves to on a CPU-only machine
     "keras-tensorflow": "tf.function, no XLA",
     "keras-jax": "jit (XLA)",
@@ -83,12 +96,18 @@ def _fmt(value):
 
 
 def _find(rows, runner, variant, config, upsampling):
+    """The row of one measurement: exact variant first, else a failure row
+    of that runner without a variant (a child process that died)."""
+    fallback = None
     for r in rows:
-        if (r.get("runner") == runner and r.get("config") == config
-                and r.get("upsampling") == upsampling
-                and (r.get("variant") == variant or "error" in r)):
+        if (r.get("runner") != runner or r.get("config") != config
+                or r.get("upsampling") != upsampling):
+            continue
+        if r.get("variant") == variant:
             return r
-    return None
+        if "error" in r and r.get("variant") is None and fallback is None:
+            fallback = r
+    return fallback
 
 
 def _rate(rows, runner, variant, config, upsampling):
@@ -105,41 +124,72 @@ def _cell(r):
     return f"**{r['samples_per_s']:,.0f}** ({lo:,}-{hi:,})"
 
 
+def _defaults(report):
+    """`{config: default upsampling}` of the run (older reports: the library's now)."""
+    return report.get("defaults") or {c: train_throughput.default_upsampling(c)
+                                      for c in train_throughput.CONFIGS}
+
+
+def _decoders(report, config):
+    """The configuration's decoders, its default first."""
+    default = _defaults(report)[config]
+    measured = {r.get("upsampling") for r in report["throughput"] if r.get("config") == config}
+    return [default] + [u for u in train_throughput.UPSAMPLINGS
+                        if u != default and u in measured]
+
+
 def throughput_md(report):
     rows = report["throughput"]
+    epochs, other = report.get("epochs"), report.get("other_epochs")
     out = []
     for config in train_throughput.CONFIGS:
         if not any(r.get("config") == config for r in rows):
             continue
         c = train_throughput.CONFIGS[config]
+        decoders = _decoders(report, config)
+        pixels = c["input_shape"][0] * c["input_shape"][1] * c["input_shape"][2]
         out.append(f"#### {CONFIG_TITLES[config]}\n")
-        out.append(f"Samples/s, median of {report['epochs']} timed epochs of "
-                   f"{c['num_examples']:,} images ({c['num_examples'] // c['batch_size']} "
-                   f"batches) after {c['warmup_steps']} untimed warm-up steps "
-                   "(min-max of the epochs in brackets).\n")
-        out.append("| framework | variant | resize | transpose | transpose / resize | peak RSS MB |")
-        out.append("| --- | --- | ---: | ---: | ---: | ---: |")
+        count = (f"{epochs} timed epochs" if other in (None, epochs) else
+                 f"{epochs} timed epochs (default decoder; {other} for the others)")
+        out.append(f"Samples/s, median of {count} of {c['num_examples']:,} images "
+                   f"({c['num_examples'] // c['batch_size']} batches) after "
+                   f"{c['warmup_steps']} untimed warm-up steps (min-max of the epochs in "
+                   "brackets). The library's default decoder comes first.\n")
+        names = [f"{u} (default)" if i == 0 else u for i, u in enumerate(decoders)]
+        out.append("| framework | variant | " + " | ".join(names) + " | peak RSS MB |")
+        out.append("| --- | --- |" + " ---: |" * (len(decoders) + 1))
         for runner, variant, name, label in ROW_ORDER:
-            r_res = _find(rows, runner, variant, config, "resize")
-            r_tr = _find(rows, runner, variant, config, "transpose")
-            if r_res is None and r_tr is None:
+            found = [_find(rows, runner, variant, config, u) for u in decoders]
+            if not any(found):
                 continue
-            a = _rate(rows, runner, variant, config, "resize")
-            b = _rate(rows, runner, variant, config, "transpose")
-            ratio = f"{b / a:.2f}x" if a and b else ""
-            rss = max((r["peak_rss_mb"] for r in (r_res, r_tr)
-                       if r and "peak_rss_mb" in r), default=None)
-            out.append(f"| {name} | {label} | {_cell(r_res)} | {_cell(r_tr)} | {ratio} | "
-                       f"{_fmt(rss)} |")
+            rss = max((r["peak_rss_mb"] for r in found if r and "peak_rss_mb" in r),
+                      default=None)
+            out.append(f"| {name} | {label} | " + " | ".join(_cell(r) for r in found)
+                       + f" | {_fmt(rss)} |")
         losses = [r["final_loss"] for r in rows if r.get("config") == config
                   and r.get("final_loss") is not None]
         if losses:
+            optimum = pixels * math.log(2)
+            far = [v for v in losses if abs(v - optimum) > 0.001 * optimum]
             out.append(f"\nSame-loss check: the mean training loss of the last timed epoch "
                        f"is {min(losses):,.2f}-{max(losses):,.2f} nats across all "
-                       f"{len(losses)} runs above (same data, same number of steps).")
-        skipped = [r for r in rows if r.get("config") == config and r.get("skipped")]
-        if skipped:
-            out.append(f"\nSkipped: {skipped[0]['error']}.")
+                       f"{len(losses)} runs above (same data). On uniform random pixels the "
+                       f"lowest expected loss is {pixels:,} x ln 2 = {optimum:,.2f} nats "
+                       "(predict 0.5 for every pixel, posterior = prior)"
+                       + (", and every loop converges to it: all compute the same loss "
+                          "on the same scale." if not far else
+                          f"; {len(far)} run(s) are more than 0.1% away from it "
+                          "(too few steps?)."))
+        reasons = {}  # reason -> {row label: [decoders]}
+        for r in rows:
+            if r.get("config") == config and r.get("skipped"):
+                label = next((f"{n}, {lab}" for ru, v, n, lab in ROW_ORDER
+                              if ru == r["runner"] and v == r.get("variant")), r["runner"])
+                reasons.setdefault(r["error"], {}).setdefault(label, []).append(
+                    r["upsampling"])
+        for reason, cells in reasons.items():
+            where = "; ".join(f"{label}: {', '.join(ups)}" for label, ups in cells.items())
+            out.append(f"\nSkipped ({where}): {reason.removeprefix('not run: ')}.")
         out.append("")
     return "\n".join(out)
 
@@ -155,85 +205,131 @@ def _verdict(value, threshold, higher_is_better=True):
     return f"**missed** by {100 * (value / threshold - 1):.0f}%"
 
 
+def _ratios(rows, config, up):
+    """The target ratios of one configuration and decoder; None where not measured.
+
+    Returns `{name: (ratio, text)}` for "fastest" (fastest Keras backend /
+    pure PyTorch), "keras-torch" and "keras-jax" (Keras / its native loop),
+    "spread" (slowest / fastest Keras backend).
+    """
+    keras = {b: _rate(rows, b, v, config, up) for b, v in DEFAULT_VARIANTS.items()}
+    keras = {b: v for b, v in keras.items() if v}
+    out = {}
+    native_torch = _rate(rows, "torch", "eager", config, up)
+    if keras and native_torch:
+        best = max(keras, key=keras.get)
+        out["fastest"] = (keras[best] / native_torch,
+                          f"{best[6:]} {keras[best]:,.0f} / {native_torch:,.0f}")
+    for backend, native, nvar in (("keras-torch", "torch", "eager"),
+                                  ("keras-jax", "jax", "jit")):
+        k = _rate(rows, backend, DEFAULT_VARIANTS[backend], config, up)
+        n = _rate(rows, native, nvar, config, up)
+        if k and n:
+            out[backend] = (k / n, f"{k:,.0f} / {n:,.0f}")
+    if len(keras) >= 2:
+        lo, hi = min(keras, key=keras.get), max(keras, key=keras.get)
+        out["spread"] = (keras[lo] / keras[hi],
+                         f"{lo[6:]} {keras[lo]:,.0f} / {hi[6:]} {keras[hi]:,.0f}")
+    return out
+
+
 def targets_md(report):
     rows = report["throughput"]
+    defaults = _defaults(report)
     out = ["| target | configuration | decoder | measured | verdict |",
            "| --- | --- | --- | ---: | --- |"]
     configs = [c for c in train_throughput.CONFIGS if any(r.get("config") == c for r in rows)]
-    for config in configs:
-        for up in ("resize", "transpose"):
-            keras = {b: _rate(rows, b, v, config, up) for b, v in DEFAULT_VARIANTS.items()}
-            keras = {b: v for b, v in keras.items() if v}
-            native_torch = _rate(rows, "torch", "eager", config, up)
-            if keras and native_torch:
-                best = max(keras, key=keras.get)
-                ratio = keras[best] / native_torch
-                out.append(f"| fastest Keras backend >= 1.7x pure PyTorch | {config} | {up} | "
-                           f"{ratio:.2f}x ({best[6:]} {keras[best]:,.0f} / "
-                           f"{native_torch:,.0f}) | {_verdict(ratio, 1.7)} |")
-    for config in configs:
-        for up in ("resize", "transpose"):
-            for backend, native, nvar in (("keras-torch", "torch", "eager"),
-                                          ("keras-jax", "jax", "jit")):
-                k = _rate(rows, backend, DEFAULT_VARIANTS[backend], config, up)
-                n = _rate(rows, native, nvar, config, up)
-                if k and n:
-                    out.append(f"| Keras / {backend[6:]} >= 0.95x its native loop | {config} | "
-                               f"{up} | {k / n:.2f}x ({k:,.0f} / {n:,.0f}) | "
-                               f"{_verdict(k / n, 0.95)} |")
-    for config in configs:
-        for up, label in ((CURRENT_DEFAULT_UPSAMPLING, "current default"),
-                          (RECOMMENDED_UPSAMPLING, "recommended default")):
-            keras = {b: _rate(rows, b, v, config, up) for b, v in DEFAULT_VARIANTS.items()}
-            keras = {b: v for b, v in keras.items() if v}
-            if len(keras) < 2:
-                continue
-            lo, hi = min(keras, key=keras.get), max(keras, key=keras.get)
-            ratio = keras[lo] / keras[hi]
-            out.append(f"| slowest Keras backend >= 1/3 of the fastest | {config} | "
-                       f"{up} ({label}) | {ratio:.2f} ({lo[6:]} {keras[lo]:,.0f} / "
-                       f"{hi[6:]} {keras[hi]:,.0f}) | {_verdict(ratio, 1 / 3)} |")
+    checks = (("fastest", "fastest Keras backend >= 1.7x pure PyTorch", 1.7, "x"),
+              ("keras-torch", "Keras / torch >= 0.95x its native loop", 0.95, "x"),
+              ("keras-jax", "Keras / jax >= 0.95x its native loop", 0.95, "x"),
+              ("spread", "slowest Keras backend >= 1/3 of the fastest", 1 / 3, ""))
+    for key, target, threshold, unit in checks:
+        for config in configs:
+            up = defaults[config]
+            found = _ratios(rows, config, up).get(key)
+            if found:
+                out.append(f"| {target} | {config} | {up} (default) | {found[0]:.2f}{unit} "
+                           f"({found[1]}) | {_verdict(found[0], threshold)} |")
+            else:
+                out.append(f"| {target} | {config} | {up} (default) | not measured | |")
     for m in report.get("memory", []):
         if "error" in m:
             continue
         out.append(f"| peak RSS of a Fashion-MNIST training run <= 2 GB | fashion_mnist, "
                    f"full epoch, {m['runner']} | {m['upsampling']} | "
                    f"{m['peak_rss_mb']:,} MB | {_verdict(m['peak_rss_mb'], 2048, False)} |")
+    others = [(config, up) for config in configs for up in _decoders(report, config)[1:]]
+    if others:
+        out.append("\nThe same ratios on the other decoders (for information; the targets "
+                   "apply to the defaults):\n")
+        out.append("| configuration | decoder | fastest Keras / pure PyTorch (>= 1.7) | "
+                   "Keras-torch / pure PyTorch (>= 0.95) | Keras-jax / pure JAX (>= 0.95) | "
+                   "slowest / fastest Keras (>= 0.33) |")
+        out.append("| --- | --- | ---: | ---: | ---: | ---: |")
+        for config, up in others:
+            found = _ratios(rows, config, up)
+            cells = []
+            for key, _, threshold, unit in checks:
+                if key in found:
+                    value, text = found[key]
+                    mark = "" if value >= threshold else " (below)"
+                    cells.append(f"{value:.2f}{unit} ({text}){mark}")
+                else:
+                    cells.append("n/a")
+            out.append(f"| {config} | {up} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 
 def upsampling_md(report):
     rows = report["throughput"]
-    out = ["Speed-up of `upsampling=\"transpose\"` over `\"resize\"` in this run "
-           "(samples/s ratio; > 1 means transpose is faster):\n",
-           "| framework | " + " | ".join(train_throughput.CONFIGS) + " |",
-           "| --- |" + " ---: |" * len(train_throughput.CONFIGS)]
-    for runner, variant, name, label in ROW_ORDER:
-        cells = []
-        for config in train_throughput.CONFIGS:
-            a = _rate(rows, runner, variant, config, "resize")
-            b = _rate(rows, runner, variant, config, "transpose")
-            cells.append(f"{b / a:.2f}x" if a and b else "")
-        if any(cells):
-            out.append(f"| {name} ({label}) | " + " | ".join(cells) + " |")
+    configs = [c for c in train_throughput.CONFIGS if any(r.get("config") == c for r in rows)]
+    pairs = [(c, u, _defaults(report)[c]) for c in configs for u in _decoders(report, c)[1:]]
+    out = []
+    if pairs:
+        out += ["Speed of each decoder relative to its configuration's default in this run "
+                "(samples/s ratio; < 1 means slower than the default):\n",
+                "| framework | " + " | ".join(f"{c}: {u} / {d}" for c, u, d in pairs) + " |",
+                "| --- |" + " ---: |" * len(pairs)]
+        for runner, variant, name, label in ROW_ORDER:
+            cells = []
+            for config, up, default in pairs:
+                a = _rate(rows, runner, variant, config, default)
+                b = _rate(rows, runner, variant, config, up)
+                cells.append(f"{b / a:.2f}x" if a and b else "")
+            if any(cells):
+                out.append(f"| {name} ({label}) | " + " | ".join(cells) + " |")
     quality = [q for q in report.get("quality", []) if "error" not in q]
-    if quality:
-        q0 = quality[0]
-        out.append(f"\nQuality at the same budget: Fashion-MNIST conv VAE, {q0['backend']} "
-                   f"backend, {q0['epochs']} epochs of the 60,000 training images "
-                   f"(batch 128, Adam 1e-3, seed {q0.get('seed', 0)}), negative ELBO on the "
-                   "10,000 test images in nats per image (one posterior sample per image, "
-                   "mean of two evaluation passes; lower is better):\n")
+    for config in train_throughput.CONFIGS:
+        runs = [q for q in quality if q.get("config", "fashion_mnist") == config]
+        if not runs:
+            continue
+        q0, default = runs[0], _defaults(report)[config]
+        c = train_throughput.CONFIGS[config]
+        if config == "fashion_mnist":
+            budget = (f"{q0['epochs']} epochs of the 60,000 training images"
+                      if not q0.get("steps_per_epoch") else
+                      f"{q0['epochs']} x {q0['steps_per_epoch']:,} steps")
+            held_out = "the 10,000 test images"
+        else:
+            steps = q0.get("steps_per_epoch")
+            budget = (f"{q0['epochs'] * steps:,} steps" if steps else f"{q0['epochs']} epochs")
+            held_out = "10,000 held-out random dSprites images"
+        out.append(f"\nQuality at equal steps: {CONFIG_TITLES[config].split(' (')[0]}, "
+                   f"{q0['backend']} backend, {budget} (batch {c['batch_size']}, Adam 1e-3, "
+                   f"seed {q0.get('seed', 0)}), negative ELBO on {held_out} in nats per "
+                   "image (one posterior sample per image, mean of two evaluation passes; "
+                   "lower is better):\n")
         out.append("| decoder upsampling | parameters | train s | train loss (last epoch) | "
-                   "test -ELBO | test reconstruction | test KL |")
+                   "held-out -ELBO | reconstruction | KL |")
         out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for q in quality:
-            out.append(f"| {q['upsampling']} | {q['params']:,} | {q['train_s']} | "
+        for q in runs:
+            name = f"{q['upsampling']} (default)" if q["upsampling"] == default else q["upsampling"]
+            out.append(f"| {name} | {q['params']:,} | {q['train_s']} | "
                        f"{q['train_loss']} | **{q['test_neg_elbo']}** | "
                        f"{q['test_reconstruction']} | {q['test_kl']} |")
     for q in report.get("quality", []):
         if "error" in q:
-            out.append(f"\nQuality run failed: {q['error'][:300]}")
+            out.append(f"\nQuality run ({q.get('config', '')}) failed: {q['error'][:300]}")
     return "\n".join(out) + "\n"
 
 
@@ -304,9 +400,25 @@ def fill(template, blocks):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per throughput run")
-    parser.add_argument("--quality-epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="timed epochs per throughput run of the default decoders")
+    parser.add_argument("--other-epochs", type=int, default=2,
+                        help="timed epochs per throughput run of the other decoders")
+    parser.add_argument("--quality-epochs", type=int, default=2,
+                        help="epochs of the quality runs (0: none)")
+    parser.add_argument("--dsprites-quality-steps", type=int, default=400, metavar="STEPS",
+                        help="steps per epoch of the dSprites quality run (0: no such run)")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the full-epoch peak-RSS runs (for testing)")
+    parser.add_argument("--train-args", default="", metavar="ARGS",
+                        help="extra arguments of the throughput command, e.g. "
+                             "--train-args='--configs dsprites --runners torch' (for testing)")
     parser.add_argument("--output", default=os.path.join(BENCH, "RESULTS.md"))
+    parser.add_argument("--save-json", metavar="PATH",
+                        help="also write all measurements of this run to PATH")
+    parser.add_argument("--render-only", metavar="PATH",
+                        help="measure nothing: re-render RESULTS.md from a --save-json file "
+                             "(after editing the prose or this script's tables)")
     parser.add_argument("--skip-other", action="store_true",
                         help="skip data_throughput.py and metrics_speed.py (for testing)")
     parser.add_argument("--skip-other-after", type=float, default=13.5, metavar="MIN",
@@ -314,26 +426,57 @@ def main():
                              "(a loaded machine), so the whole run stays under 15 min")
     args = parser.parse_args()
 
+    if args.render_only:
+        with open(args.render_only) as f:
+            saved = json.load(f)
+    else:
+        saved = measure(args)
+        if args.save_json:
+            with open(args.save_json, "w") as f:
+                json.dump(saved, f, indent=1)
+    render(saved, args.output)
+    print(f"\nWrote {os.path.relpath(args.output, ROOT)}; whole run "
+          f"{saved['wall_s'] / 60:.1f} min")
+
+
+def measure(args):
+    """Runs the benchmarks; returns everything RESULTS.md is made from."""
     start, load_before = time.perf_counter(), os.getloadavg()[0]
     commands = []
+    runs = [(["--quality", str(args.quality_epochs)] * bool(args.quality_epochs)
+             + ["--memory"] * (not args.no_memory)
+             + ["--epochs", str(args.epochs), "--other-epochs", str(args.other_epochs)]
+             + shlex.split(args.train_args))]
+    if args.quality_epochs and args.dsprites_quality_steps:
+        default = train_throughput.default_upsampling("dsprites")
+        others = [u for u in ("transpose", "subpixel") if u != default]
+        runs.append(["--no-throughput", "--quality", str(args.quality_epochs),
+                     "--quality-config", "dsprites",
+                     "--quality-steps", str(args.dsprites_quality_steps),
+                     "--upsampling", default, *others])
+    report = None
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "train.json")
-        argv = ["--memory", "--quality", str(args.quality_epochs),
-                "--epochs", str(args.epochs), "--json", path]
-        commands.append("bench/train_throughput.py " + " ".join(argv[:-2]))
-        print(f"$ python {commands[-1]}", flush=True)
-        train_throughput.main(argv)
-        with open(path) as f:
-            report = json.load(f)
-    report["epochs"] = args.epochs
+        for i, argv in enumerate(runs):
+            path = os.path.join(tmp, f"train{i}.json")
+            commands.append("bench/train_throughput.py " + " ".join(argv))
+            print(f"$ python {commands[-1]}", flush=True)
+            train_throughput.main(argv + ["--json", path])
+            with open(path) as f:
+                part = json.load(f)
+            if report is None:
+                report = part
+            else:  # the dSprites quality run adds its rows and its seconds
+                report["quality"] += part["quality"]
+                report["memory"] += part["memory"]
+                report["seconds"].update(part["seconds"])
 
-    data_lines, metrics_out = [], ""
+    data_lines, metrics_out, other = [], "", "skipped" if args.skip_other else "run"
     elapsed = time.perf_counter() - start
-    if not args.skip_other and elapsed > 60 * args.skip_other_after:
+    if other == "run" and elapsed > 60 * args.skip_other_after:
         print(f"{elapsed / 60:.1f} min elapsed: skipping data_throughput.py and "
               "metrics_speed.py to stay within the time budget", flush=True)
-        args.skip_other = "budget"
-    if not args.skip_other:
+        other = "budget"
+    if other == "run":
         for extra in (["--cores", "2"], ["--dataset", "fashion_mnist", "--cores", "2"]):
             argv = ["bench/data_throughput.py"] + extra
             commands.append(" ".join(argv))
@@ -341,27 +484,33 @@ def main():
             data_lines += [json.loads(x) for x in out.splitlines() if x.startswith("{")]
         commands.append("bench/metrics_speed.py")
         metrics_out, _ = _run(["bench/metrics_speed.py"])
+    return {"report": report, "commands": commands, "data_lines": data_lines,
+            "metrics_out": metrics_out, "other": other,
+            "wall_s": time.perf_counter() - start, "load_before": load_before,
+            "load_after": os.getloadavg()[0]}
 
-    wall = time.perf_counter() - start
-    with open(args.output) as f:
+
+def render(saved, output):
+    report = saved["report"]
+    with open(output) as f:
         template = f.read()
     blocks = {
-        "run": run_md(report, commands, wall, load_before, os.getloadavg()[0]),
+        "run": run_md(report, saved["commands"], saved["wall_s"], saved["load_before"],
+                      saved["load_after"]),
         "throughput": throughput_md(report),
         "targets": targets_md(report),
         "upsampling": upsampling_md(report),
         "memory": memory_md(report),
     }
-    if args.skip_other == "budget":
+    if saved["other"] == "budget":
         note = ("Not run this time: the training benchmarks used the time budget "
                 "(loaded machine); run the script directly.\n")
         blocks["data"] = blocks["metrics"] = note
-    elif not args.skip_other:
-        blocks["data"] = data_md(data_lines)
-        blocks["metrics"] = "```\n" + metrics_out.strip() + "\n```\n"
-    with open(args.output, "w") as f:
+    elif saved["other"] == "run":
+        blocks["data"] = data_md(saved["data_lines"])
+        blocks["metrics"] = "```\n" + saved["metrics_out"].strip() + "\n```\n"
+    with open(output, "w") as f:
         f.write(fill(template, blocks))
-    print(f"\nWrote {os.path.relpath(args.output, ROOT)}; whole run {wall / 60:.1f} min")
 
 
 if __name__ == "__main__":

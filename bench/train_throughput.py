@@ -1,7 +1,7 @@
 """Training throughput of keras-vae's `model.fit` per Keras backend, side by
 side with hand-written pure-PyTorch and pure-JAX (+ optax) loops of the same
 networks, plus the peak memory of a full Fashion-MNIST epoch and the quality
-of the two decoder upsampling variants.
+of the decoder upsampling variants.
 
     python bench/train_throughput.py                          # throughput, everything
     python bench/train_throughput.py --runners keras-jax jax --configs dsprites
@@ -13,31 +13,42 @@ Runners, each in its own process (Keras picks its backend at import, and the
 frameworks' thread pools and allocators must not share a process):
 
 - `keras-tensorflow`: `model.fit` with `jit_compile=False` (what "auto"
-  resolves to on a CPU-only machine) and `jit_compile=True` (XLA).
+  resolves to on a CPU-only machine) and, for the default decoder of each
+  configuration (`--xla`), `jit_compile=True` (XLA).
 - `keras-jax`: `model.fit`; "auto" resolves to `jax.jit` (XLA). JAX has no
   compiled/uncompiled choice worth timing: `jit_compile=False` runs every op
   eagerly, one dispatch per op, a debugging mode.
 - `keras-torch`: `model.fit` eager (`jit_compile=False`, the "auto" choice).
 - `keras-torch-compile`: `jit_compile=True`, i.e. `torch.compile` of the
   train step, in its own process with a time limit
-  (`--torch-compile-timeout`); compiling takes minutes on a small CPU, so
-  by default only `fashion_mnist:transpose` is measured (`--torch-compile
-  all` for every configuration); the others are reported as skipped.
+  (`--torch-compile-timeout`); compiling takes ~30-60 s per network on a
+  2-core CPU, so by default only the Fashion-MNIST default decoder is
+  measured (`--torch-compile all` for every configuration); the others are
+  reported as skipped.
 - `torch`: `bench/native_torch.py`, pure PyTorch, eager.
 - `jax`: `bench/native_jax.py`, pure JAX + optax, jitted.
 
 Configurations: the Fashion-MNIST conv VAE (28x28x1, latent 16,
 `architecture="conv"`, batch 128) and the dSprites net (64x64x1, latent 10,
 `architecture="disentanglement"`, batch 64), each with the decoder
-`upsampling="resize"` and `"transpose"`. The data are random [0, 1] images of
-that shape held in memory (throughput does not depend on pixel values). A
-few warm-up steps (`warmup_steps`: tracing, compilation, allocator warm-up)
-run first and are not timed (for Keras a first `fit(..., steps_per_epoch=...)`
-call; the compiled step is reused); then `--epochs` epochs of `num_examples`
-images each (40 batches for Fashion-MNIST, 12 for dSprites, shuffled each
-epoch) are timed and the median samples/s is reported. Per-epoch costs of
-`fit` (iterator set-up, metric sync, callbacks) are included, spread over
-40 (12) batches where a real Fashion-MNIST epoch spreads them over 469.
+`upsampling="transpose"`, `"subpixel"` and `"resize"` (`--upsampling`; all
+runners build all three, through `network_kwargs={"upsampling": ...}` in
+Keras). Each configuration's *default* decoder is the library's
+(`keras_vae.networks._DEFAULTS`, read from its source so that the parent and
+the native runners need not import keras: transpose for `"conv"`, subpixel
+for `"disentanglement"`); the targets are checked on it, the others are
+measured for comparison. The data are random [0, 1] images of that shape
+held in memory (throughput does not depend on pixel values). A few warm-up
+steps (`warmup_steps`: tracing, compilation, allocator warm-up) run first and
+are not timed (for Keras a first `fit(..., steps_per_epoch=...)` call; the
+compiled step is reused); then `--epochs` epochs (default decoder) or
+`--other-epochs` epochs (the other decoders) of `num_examples` images each
+(40 batches for Fashion-MNIST, 12 for dSprites, shuffled each epoch) are
+timed and the median samples/s is reported. Per-epoch costs of `fit`
+(iterator set-up, metric sync, callbacks) are included, spread over 40 (12)
+batches where a real Fashion-MNIST epoch spreads them over 469. `--skip
+RUNNER:UPSAMPLING` leaves out runs (default: the pure-JAX resize decoder,
+to save time in `bench/run_all.py`); they are reported as skipped.
 
 The child processes get `OMP_WAIT_POLICY=PASSIVE` (`--omp-wait-policy`):
 PyTorch's OpenMP threads otherwise spin while waiting, and on a machine
@@ -47,24 +58,30 @@ PyTorch uses OpenMP here; Keras-torch and pure PyTorch get the same setting.
 
 Loss and optimizer are the same everywhere: Bernoulli NLL with logits summed
 over pixels + closed-form Gaussian KL summed over latent dims, batch mean,
-one reparameterized sample; Adam(1e-3).
+one reparameterized sample; Adam(1e-3). On the random data the lowest
+expected loss is H * W * ln 2 nats (predict 0.5 for every pixel, posterior =
+prior); the "same-loss check" of `bench/run_all.py` compares every run's
+last-epoch loss with it.
 
 `--memory`: per Keras backend, one process trains one full epoch of the real
 Fashion-MNIST training set (60,000 images, `keras_vae.datasets.load`, batch
-128, `--memory-upsampling` decoder, default the recommended "transpose") and reports the peak RSS (`getrusage`), the RSS before
-`fit`, and the epoch's samples/s (tracing included).
+128, `--memory-upsampling` decoder, default the library's) and reports the
+peak RSS (`getrusage`), the RSS before `fit`, and the epoch's samples/s
+(tracing included).
 
 `--quality N`: on the tensorflow backend, trains the Fashion-MNIST conv VAE
-for N epochs of the real data with each decoder (same seed, same budget) and
-reports the test-set negative ELBO (`model.evaluate`, one posterior sample
-per image, mean of two passes, nats per image). With `--memory` too, this
-process also gives the tensorflow memory row (peak RSS after training the
-`--memory-upsampling` decoder first), instead of a separate process.
+for N epochs of the real data with each `--upsampling` decoder (same seed,
+same budget) and reports the test-set negative ELBO (`model.evaluate`, one
+posterior sample per image, mean of two passes, nats per image). With
+`--memory` too, this process also gives the tensorflow memory row (peak RSS
+after training the `--memory-upsampling` decoder first), instead of a
+separate process. `--quality-config dsprites --quality-steps S` compares on
+the dSprites net instead (S steps per epoch; held out: 10,000 random
+dSprites images), `--quality-seed` changes the seed.
 """
 
 import argparse
 import json
-import math
 import os
 import platform
 import resource
@@ -84,6 +101,31 @@ NETWORKS = {
     "disentanglement": {"filters": (32, 32, 64, 64), "kernel_size": 4,
                         "hidden_units": (256,)},
 }
+UPSAMPLINGS = ("transpose", "subpixel", "resize")
+
+
+def library_default_upsampling():
+    """`{architecture: upsampling}` of `keras_vae.networks._DEFAULTS`.
+
+    Read from the source with `ast` (no keras import: the parent process and
+    the native runners must not load a Keras backend); the Keras runner
+    checks it against the imported module.
+    """
+    import ast
+
+    path = os.path.join(ROOT, "keras_vae", "networks.py")
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", None) == "_DEFAULTS"):
+            defaults = ast.literal_eval(node.value)
+            return {arch: d["upsampling"] for arch, d in defaults.items()
+                    if arch in NETWORKS}
+    raise RuntimeError(f"no literal `_DEFAULTS = {{...}}` in {path}")
+
+
+DEFAULT_UPSAMPLING = library_default_upsampling()
 
 CONFIGS = {
     "fashion_mnist": dict(input_shape=(28, 28, 1), latent_dim=16, architecture="conv",
@@ -95,6 +137,20 @@ CONFIGS = {
 
 RUNNERS = ("keras-tensorflow", "keras-jax", "keras-torch", "keras-torch-compile",
            "torch", "jax")
+
+
+def default_upsampling(config_name):
+    """The library's default decoder upsampling of a configuration."""
+    return DEFAULT_UPSAMPLING[CONFIGS[config_name]["architecture"]]
+
+
+def epochs_per_upsampling(upsamplings, epochs):
+    """Pairs each decoder with its timed epochs (`epochs`: one, or one each)."""
+    if len(epochs) == 1:
+        epochs = list(epochs) * len(upsamplings)
+    if len(epochs) != len(upsamplings):
+        raise SystemExit(f"--epochs needs 1 or {len(upsamplings)} numbers, got {epochs}")
+    return list(zip(upsamplings, epochs))
 
 
 # === Helpers shared with native_torch.py / native_jax.py ===
@@ -160,52 +216,15 @@ def _check_networks():
     from keras_vae import networks
 
     for name, layout in NETWORKS.items():
-        assert networks._DEFAULTS[name] == layout, (name, networks._DEFAULTS[name])
-
-
-def subpixel_decoder(input_shape, latent_dim, architecture):
-    """Experimental decoder, not in keras_vae: sub-pixel convolution upsampling.
-
-    Each upsampling step is a stride-1 `Conv2D` with 4x the filters and
-    kernel `ceil(kernel_size / 2)` at the input resolution followed by a
-    depth-to-space rearrangement (Shi et al. 2016). For kernel 4, stride 2
-    this has exactly the multiply-adds of `Conv2DTranspose` (a transposed
-    convolution up to a one-pixel shift) but only stride-1 convolutions,
-    whose gradients XLA:CPU computes fast. Layer sizes otherwise as
-    `keras_vae.networks.build_decoder`. `--upsampling subpixel`, Keras
-    runners only.
-    """
-    import keras
-    from keras import layers
-
-    net = NETWORKS[architecture]
-    height, width, channels = input_shape
-    filters, kernel = net["filters"], math.ceil(net["kernel_size"] / 2)
-    z = keras.Input((latent_dim,))
-    h = z
-    for units in reversed(net["hidden_units"]):
-        h = layers.Dense(units, activation="relu")(h)
-    size = (math.ceil(height / 2 ** len(filters)), math.ceil(width / 2 ** len(filters)))
-    h = layers.Dense(size[0] * size[1] * filters[-1], activation="relu")(h)
-    h = layers.Reshape(size + (filters[-1],))(h)
-    widths = list(reversed(filters[:-1])) + [channels]
-    for i, f in enumerate(widths):
-        activation = None if i == len(widths) - 1 else "relu"
-        h = layers.Conv2D(4 * f, kernel, padding="same", activation=activation)(h)
-        h = layers.Reshape(size + (2, 2, f))(h)
-        h = layers.Permute((1, 3, 2, 4, 5))(h)
-        size = (2 * size[0], 2 * size[1])
-        h = layers.Reshape(size + (f,))(h)
-    if size != (height, width):
-        dh, dw = size[0] - height, size[1] - width
-        h = layers.Cropping2D(((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)))(h)
-    return keras.Model(z, h, name="decoder")
+        expected = {**layout, "upsampling": DEFAULT_UPSAMPLING[name]}
+        if networks._DEFAULTS[name] != expected:
+            raise RuntimeError(f"bench/train_throughput.py's copy of the {name!r} network "
+                               f"{expected} differs from keras_vae.networks."
+                               f"_DEFAULTS[{name!r}] = {networks._DEFAULTS[name]}")
 
 
 def _keras_measure(config_name, upsampling, jit_compile, epochs):
     import keras
-
-    import keras_vae
 
     config = dict(CONFIGS[config_name])
     batch_size, n = config.pop("batch_size"), config.pop("num_examples")
@@ -249,15 +268,18 @@ def _keras_measure(config_name, upsampling, jit_compile, epochs):
         versions=_keras_versions())
 
 
-def keras_worker(jobs, epochs):
-    """Runs `(config, upsampling, jit_compile)` jobs; prints one JSON line each."""
+def keras_worker(jobs):
+    """Runs `(config, upsampling, jit_compile, epochs)` jobs; prints one JSON
+    line each."""
     _check_networks()
-    for config, upsampling, jit_compile in jobs:
+    for config, upsampling, jit_compile, epochs in jobs:
+        start = time.perf_counter()
         try:
             out = _keras_measure(config, upsampling, jit_compile, epochs)
         except Exception as e:  # report and go on with the other jobs
             out = {"config": config, "upsampling": upsampling,
                    "jit_compile": jit_compile, "error": f"{type(e).__name__}: {e}"}
+        out["job_s"] = round(time.perf_counter() - start, 1)
         print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -282,7 +304,7 @@ def memory_worker(upsampling=None):
         "kind": "memory",
         "runner": f"keras-{keras.backend.backend()}",
         "note": "1 epoch",
-        "upsampling": networks._options("conv", model.network_kwargs)[1]["upsampling"],
+        "upsampling": networks.resolve_options("conv", model.network_kwargs)["upsampling"],
         "examples": 60_000,
         "epoch_s": round(seconds, 1),
         "samples_per_s": round(60_000 / seconds),
@@ -298,9 +320,6 @@ def memory_worker(upsampling=None):
 def _build_vae(config, upsampling, seed=0):
     import keras_vae
 
-    if upsampling == "subpixel":
-        return keras_vae.VAE(**config, decoder=subpixel_decoder(
-            config["input_shape"], config["latent_dim"], config["architecture"]), seed=seed)
     return keras_vae.VAE(**config, network_kwargs={"upsampling": upsampling}, seed=seed)
 
 
@@ -434,17 +453,16 @@ def _child(code):
                   f"import train_throughput as t; {code}"]
 
 
-def run_runner(runner, config, upsamplings, epochs, timeout=None):
-    """One process: `runner` on `config` with each decoder in `upsamplings`."""
+def run_runner(runner, config, jobs, timeout=None):
+    """One process: `runner` on `config`; `jobs` are `(upsampling, jit_compile,
+    epochs)` (`jit_compile` is ignored by the native runners)."""
     if runner.startswith("keras-"):
         backend = runner[len("keras-"):].replace("-compile", "")
-        jits = {"keras-tensorflow": [False, True], "keras-jax": ["auto"],
-                "keras-torch": [False], "keras-torch-compile": [True]}[runner]
-        jobs = [(config, u, j) for u in upsamplings for j in jits]
-        return _spawn(_child(f"t.keras_worker({jobs!r}, {epochs})"), backend, timeout)
+        keras_jobs = [(config, u, j, e) for u, j, e in jobs]
+        return _spawn(_child(f"t.keras_worker({keras_jobs!r})"), backend, timeout)
     script = os.path.join(BENCH, f"native_{runner}.py")
-    return _spawn([script, "--config", config, "--upsampling", *upsamplings,
-                   "--epochs", str(epochs)], timeout=timeout)
+    return _spawn([script, "--config", config, "--upsampling", *[u for u, _, _ in jobs],
+                   "--epochs", *[str(e) for _, _, e in jobs]], timeout=timeout)
 
 
 def machine_info():
@@ -476,14 +494,73 @@ TORCH_COMPILE_SKIP_REASON = (
     "fresh process), which the 15-minute budget of bench/run_all.py leaves "
     "room for in one configuration only; `python bench/train_throughput.py "
     "--runners keras-torch-compile --torch-compile all` measures them all")
+XLA_SKIP_REASON = (
+    "jit_compile=True on tensorflow is measured on each configuration's default "
+    "decoder only, to keep bench/run_all.py within its time budget (it is not "
+    "what jit_compile=\"auto\" runs on a CPU); `--xla all` measures every decoder")
+SKIP_REASON = (
+    "left out by `--skip` (default: the pure-JAX resize decoder, to keep "
+    "bench/run_all.py within its time budget; `--skip none` measures it)")
+RUNNER_VARIANTS = {  # the "variant" of each runner's result rows
+    "keras-tensorflow": ("tf.function, no XLA", "XLA"),
+    "keras-jax": ("jit (XLA)",),
+    "keras-torch": ("eager",),
+    "keras-torch-compile": ("torch.compile",),
+    "torch": ("eager",),
+    "jax": ("jit",),
+}
 
 
 def _parse_compile_jobs(spec, configs, upsamplings):
+    """`{(config, upsampling)}` measured by keras-torch-compile."""
     if spec == ["all"]:
-        return [(c, u) for c in configs for u in upsamplings]
+        return {(c, u) for c in configs for u in upsamplings}
     if spec == ["none"]:
-        return []
-    return [tuple(item.split(":")) for item in spec]
+        return set()
+    jobs = set()
+    for item in spec:
+        config, _, upsampling = item.partition(":")
+        if config not in CONFIGS or upsampling not in UPSAMPLINGS + ("default",):
+            raise SystemExit(f"--torch-compile: expected CONFIG:UPSAMPLING, got {item!r}")
+        jobs.add((config, default_upsampling(config) if upsampling == "default"
+                  else upsampling))
+    return jobs
+
+
+def plan_runner(runner, config, args, compile_jobs):
+    """What one runner process measures on one configuration.
+
+    Returns `(jobs, skipped)`: `jobs` are `(upsampling, jit_compile, epochs)`;
+    `skipped` are result rows (`"skipped": True`, the reason in `"error"`) for
+    the runs left out (`--skip`, `--xla`, `--torch-compile`).
+    """
+    default = default_upsampling(config)
+    jobs, skipped = [], []
+
+    def skip(upsampling, variant, reason):
+        skipped.append({"runner": runner, "config": config, "upsampling": upsampling,
+                        "variant": variant, "skipped": True, "error": "not run: " + reason})
+
+    for u in args.upsampling:
+        epochs = args.epochs if u == default else args.other_epochs
+        if f"{runner}:{u}" in args.skip:
+            for variant in RUNNER_VARIANTS[runner]:
+                skip(u, variant, SKIP_REASON)
+        elif runner == "keras-tensorflow":
+            jobs.append((u, False, epochs))
+            if args.xla == "all" or (args.xla == "default" and u == default):
+                jobs.append((u, True, epochs))
+            else:
+                skip(u, "XLA", XLA_SKIP_REASON)
+        elif runner == "keras-torch-compile":
+            if (config, u) in compile_jobs:
+                jobs.append((u, True, epochs))
+            else:
+                skip(u, "torch.compile", TORCH_COMPILE_SKIP_REASON)
+        else:
+            jit = {"keras-jax": "auto", "keras-torch": False}.get(runner)
+            jobs.append((u, jit, epochs))
+    return jobs, skipped
 
 
 def _print_throughput_table(rows):
@@ -502,23 +579,31 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--upsampling", nargs="+", default=["resize", "transpose"],
-                        choices=["resize", "transpose", "subpixel"],
-                        help="decoder variants; 'subpixel' is an experimental decoder "
-                             "built here (Keras runners only, see subpixel_decoder)")
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run")
-    parser.add_argument("--torch-compile", nargs="+", default=["fashion_mnist:transpose"],
+    parser.add_argument("--upsampling", nargs="+", default=list(UPSAMPLINGS),
+                        choices=UPSAMPLINGS, help="decoder variants (throughput and quality)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="timed epochs of each configuration's default decoder")
+    parser.add_argument("--other-epochs", type=int, default=2,
+                        help="timed epochs of the other decoders")
+    parser.add_argument("--xla", choices=["default", "all", "none"], default="default",
+                        help="decoders keras-tensorflow also measures with jit_compile=True "
+                             "(XLA): each configuration's default one, all, or none")
+    parser.add_argument("--skip", nargs="+", default=["jax:resize"],
+                        metavar="RUNNER:UPSAMPLING",
+                        help="runs left out, for every configuration ('none': none)")
+    parser.add_argument("--torch-compile", nargs="+", default=["fashion_mnist:default"],
                         metavar="CONFIG:UPSAMPLING",
                         help="configurations the keras-torch-compile runner measures "
-                             "('all', 'none', or config:upsampling pairs)")
+                             "('all', 'none', or config:upsampling pairs, where "
+                             "upsampling may be 'default')")
     parser.add_argument("--torch-compile-timeout", type=float, default=240,
                         help="seconds allowed to one keras-torch-compile process")
     parser.add_argument("--memory", action="store_true",
                         help="also measure a full Fashion-MNIST epoch's peak RSS")
     parser.add_argument("--memory-backends", nargs="+",
                         default=["tensorflow", "jax", "torch"])
-    parser.add_argument("--memory-upsampling", default="transpose",
-                        choices=["default", "resize", "transpose"],
+    parser.add_argument("--memory-upsampling", default="default",
+                        choices=("default",) + UPSAMPLINGS,
                         help="decoder of the memory runs ('default': the library's)")
     parser.add_argument("--quality", type=int, default=0, metavar="EPOCHS",
                         help="also compare the decoders' test -ELBO after EPOCHS epochs")
@@ -537,14 +622,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.omp_wait_policy != "unset":
         CHILD_ENV["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
+    args.skip = [] if args.skip == ["none"] else args.skip
 
-    report = {"machine": machine_info(), "argv": sys.argv[1:], "throughput": [],
-              "memory": [], "quality": [], "seconds": {}}
+    report = {"machine": machine_info(), "argv": list(sys.argv[1:] if argv is None else argv),
+              "epochs": args.epochs, "other_epochs": args.other_epochs,
+              "defaults": {c: default_upsampling(c) for c in CONFIGS},
+              "upsamplings": list(args.upsampling),
+              "throughput": [], "memory": [], "quality": [], "seconds": {}}
     m = report["machine"]
     print(f"# {m['date']}: {m['cpu']}, {m['cores']} cores, {m.get('memory_gb')} GB, "
           f"python {m['python']}; keras {m['keras']}, tensorflow {m['tensorflow']}, "
           f"jax {m['jax']}, optax {m['optax']}, torch {m['torch']}, numpy {m['numpy']}; "
-          f"load {os.getloadavg()[0]:.2f}", flush=True)
+          f"load {os.getloadavg()[0]:.2f}; default decoders: " + ", ".join(
+              f"{c} {u}" for c, u in report["defaults"].items()), flush=True)
 
     if not args.no_throughput:
         compile_jobs = _parse_compile_jobs(args.torch_compile, args.configs, args.upsampling)
@@ -555,36 +645,32 @@ def main(argv=None):
         # close in time, so slow drifts of the machine's load affect them alike.
         for config in args.configs:
             for runner in args.runners:
-                upsamplings, timeout = args.upsampling, None
-                if runner == "keras-torch-compile":
-                    upsamplings = [u for c, u in compile_jobs if c == config]
-                    timeout = args.torch_compile_timeout
-                    skipped = [u for u in args.upsampling if u not in upsamplings]
-                    rows = [{"runner": runner, "config": config, "upsampling": u,
-                             "variant": "torch.compile", "skipped": True,
-                             "error": "not run: " + TORCH_COMPILE_SKIP_REASON}
-                            for u in skipped]
-                    _print_throughput_table(rows)
-                    report["throughput"] += rows
-                    if not upsamplings:
-                        continue
+                jobs, skipped = plan_runner(runner, config, args, compile_jobs)
+                _print_throughput_table(skipped)
+                report["throughput"] += skipped
+                if not jobs:
+                    continue
+                timeout = (args.torch_compile_timeout if runner == "keras-torch-compile"
+                           else None)
                 start = time.perf_counter()
-                rows, error = run_runner(runner, config, upsamplings, args.epochs, timeout)
+                rows, error = run_runner(runner, config, jobs, timeout)
                 report["seconds"][f"{runner} {config}"] = round(time.perf_counter() - start, 1)
                 for row in rows:
                     row["runner"] = runner
                 if error:
                     done = {r.get("upsampling") for r in rows}
                     rows += [{"runner": runner, "config": config, "upsampling": u,
-                              "error": error} for u in upsamplings if u not in done]
+                              "error": error} for u, _, _ in jobs if u not in done]
                 _print_throughput_table(rows)
                 report["throughput"] += rows
 
     memory_backends = list(args.memory_backends) if args.memory else []
-    memory_up = None if args.memory_upsampling == "default" else args.memory_upsampling
+    memory_up = (DEFAULT_UPSAMPLING["conv"] if args.memory_upsampling == "default"
+                 else args.memory_upsampling)
     if args.quality:
-        # The tensorflow quality run doubles as the tensorflow memory run.
-        from_quality = "tensorflow" in memory_backends and memory_up in args.upsampling
+        # A Fashion-MNIST tensorflow quality run doubles as the tensorflow memory run.
+        from_quality = ("tensorflow" in memory_backends and memory_up in args.upsampling
+                        and args.quality_config == "fashion_mnist")
         if from_quality:
             memory_backends.remove("tensorflow")
         start = time.perf_counter()
@@ -592,19 +678,20 @@ def main(argv=None):
             f"t.quality_worker({args.quality}, {args.upsampling!r}, "
             f"{memory_up if from_quality else None!r}, {args.quality_config!r}, "
             f"{args.quality_steps!r}, {args.quality_seed})"), "tensorflow")
-        report["seconds"]["quality"] = round(time.perf_counter() - start, 1)
+        report["seconds"][f"quality {args.quality_config}"] = round(
+            time.perf_counter() - start, 1)
         report["memory"] += [r for r in rows if r.get("kind") == "memory"]
         rows = [r for r in rows if r.get("kind") != "memory"]
         if error:
-            rows.append({"error": error})
-        print("\n| decoder upsampling | epochs | train s | test -ELBO | test recon | "
-              "test KL |\n| --- | --- | --- | --- | --- | --- |")
+            rows.append({"config": args.quality_config, "error": error})
+        print("\n| config | decoder upsampling | epochs | train s | test -ELBO | "
+              "test recon | test KL |\n| --- | --- | --- | --- | --- | --- | --- |")
         for r in rows:
             if "error" in r:
-                print(f"| error: {r['error']} | | | | | |")
+                print(f"| {r['config']} | error: {r['error']} | | | | | |")
             else:
-                print(f"| {r['upsampling']} | {r['epochs']} | {r['train_s']} | "
-                      f"{r['test_neg_elbo']} | {r['test_reconstruction']} | "
+                print(f"| {r['config']} | {r['upsampling']} | {r['epochs']} | "
+                      f"{r['train_s']} | {r['test_neg_elbo']} | {r['test_reconstruction']} | "
                       f"{r['test_kl']} |", flush=True)
         report["quality"] = rows
 
@@ -630,7 +717,6 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
