@@ -1,5 +1,6 @@
 """keras-vae: variational autoencoders for Keras 3 on TensorFlow, JAX and PyTorch."""
 
+from keras_vae import distribute
 from keras_vae import divergences
 from keras_vae import likelihoods
 from keras_vae import networks
@@ -8,6 +9,7 @@ from keras_vae import schedules
 from keras_vae._export import export
 from keras_vae.callbacks import NonFiniteLossError
 from keras_vae.callbacks import StopOnNonFiniteLoss
+from keras_vae.distribute import distributed
 from keras_vae.models import BaseVAE
 from keras_vae.models import BetaTCVAE
 from keras_vae.models import BetaVAE

@@ -10,6 +10,8 @@ Usage:
 
     keras-vae train RECIPE [--steps N | --epochs E] [--out DIR] [--seed S]
                            [--tensorboard] [--quick] [--no-export]
+                           [--distribute [--devices N] [--virtual-devices N]
+                                         [--multi-worker]]
     keras-vae evaluate MODEL [--recipe RECIPE] [--num-examples N]
     keras-vae sample MODEL OUT.png [--n N] [--seed S]
     keras-vae reconstruct MODEL OUT.png [--recipe RECIPE]
@@ -140,13 +142,48 @@ def _add_train(subparsers):
                         help="smaller evaluation samples (smoke runs)")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    group = parser.add_argument_group(
+        "data-parallel training (jax: keras.distribution.DataParallel; tensorflow: "
+        "tf.distribute; not available on torch)")
+    group.add_argument("--distribute", action="store_true",
+                       help="train data-parallel on all local devices; the recipe's "
+                            "batch size is the global batch")
+    group.add_argument("--devices", type=int, default=None, metavar="N",
+                       help="with --distribute: use the first N local devices")
+    group.add_argument("--virtual-devices", type=int, default=None, metavar="N",
+                       help="with --distribute: first split the CPU into N devices "
+                            "(testing on a machine without accelerators)")
+    group.add_argument("--multi-worker", action="store_true",
+                       help="with --distribute: train on several hosts (cluster from "
+                            "KERAS_DISTRIBUTION_* on jax, TF_CONFIG on tensorflow)")
     parser.set_defaults(handler=_run_train)
+
+
+def _distribution_from_args(args):
+    """The `keras_vae.distributed` scope the train options ask for, or None."""
+    options = {"--devices": args.devices, "--virtual-devices": args.virtual_devices,
+               "--multi-worker": args.multi_worker or None}
+    if not args.distribute:
+        given = {k: v for k, v in options.items() if v is not None}
+        if given:
+            name, value = next(iter(given.items()))
+            raise ValueError(f"{name} needs --distribute. Received: {name}={value}")
+        return None
+    from keras_vae import distribute
+
+    if args.virtual_devices is not None:
+        distribute.use_virtual_cpu_devices(args.virtual_devices)
+    scope = distribute.distributed(devices=args.devices, multi_worker=args.multi_worker)
+    print(f"data-parallel training: {scope.describe()} on {scope.devices}")
+    return scope
 
 
 def _run_train(args):
     from keras_vae import presets
     from keras_vae import recipes
 
+    # Before anything touches a device: virtual devices are set up front.
+    distribute = _distribution_from_args(args)
     recipe = recipes.load_recipe(args.recipe)
     if args.learning_rate is not None:
         recipe = dataclasses.replace(recipe, learning_rate=args.learning_rate)
@@ -157,7 +194,7 @@ def _run_train(args):
     model, _, seconds = recipes.train(recipe, out, steps=steps,
                                       steps_per_epoch=args.steps_per_epoch, seed=args.seed,
                                       verbose=args.verbose, tensorboard=args.tensorboard,
-                                      data_dir=args.data_dir)
+                                      data_dir=args.data_dir, distribute=distribute)
     print(f"trained {recipe.name} for {steps or recipe.steps} steps in {seconds:.0f}s")
     metrics = _evaluate_and_report(model, recipe, args.seed, args.data_dir, args.quick)
     preset_dir = os.path.join(out, "preset")

@@ -6,6 +6,7 @@ data, trains with checkpoints that resume with the schedule intact, writes a
 preset directory, and evaluates with `keras_vae.evaluation`.
 """
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -142,7 +143,7 @@ def test_data(recipe, num_examples, seed=0, data_dir=None, with_labels=False):
 
 
 def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
-          tensorboard=False, data_dir=None):
+          tensorboard=False, data_dir=None, distribute=None):
     """Trains a recipe into `out/`, resuming from `out/checkpoint.weights.h5`.
 
     Writes the checkpoint after every `steps_per_epoch` steps (default
@@ -151,16 +152,53 @@ def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
     continues its schedule), optional TensorBoard logs in `out/logs`, and at
     the end a preset directory `out/preset`.
 
+    Args:
+        distribute: None to train on one device; True for data-parallel
+            training on all local devices (`keras_vae.distributed()`); or a
+            scope from `keras_vae.distributed(...)`. The model is built,
+            compiled, resumed and trained inside it, with the recipe's
+            `batch_size` as the global batch (it must be a multiple of the
+            number of replicas), so a step is the same step as on one device.
+
     Returns:
         `(model, history_dict, seconds)`.
     """
-    from keras_vae import presets
-
     steps = recipe.steps if steps is None else _validation.check_int("steps", steps, minimum=1)
     steps_per_epoch = _validation.check_int(
         "steps_per_epoch", steps_per_epoch or min(steps, 500), minimum=1)
+    scope = _distribution_scope(distribute)
+    metadata = {}
+    if scope is not None:
+        scope.check_batch_size(recipe.batch_size)
+        metadata = {"replicas": scope.num_replicas, "distribution": scope.describe()}
     keras.utils.set_random_seed(seed)
     os.makedirs(out, exist_ok=True)
+    with scope if scope is not None else contextlib.nullcontext():
+        model, history, seconds = _train(recipe, out, steps, steps_per_epoch, seed, verbose,
+                                         tensorboard, data_dir, metadata)
+    return model, history, seconds
+
+
+def _distribution_scope(distribute):
+    from keras_vae.distribute import DataParallelScope
+    from keras_vae.distribute import distributed
+
+    if distribute is None or distribute is False:
+        return None
+    if distribute is True:
+        return distributed()
+    if isinstance(distribute, DataParallelScope):
+        return distribute
+    raise TypeError(
+        "Argument `distribute` must be None, True or a scope from "
+        f"keras_vae.distributed(). Received: distribute={distribute!r}"
+    )
+
+
+def _train(recipe, out, steps, steps_per_epoch, seed, verbose, tensorboard, data_dir,
+           metadata):
+    from keras_vae import presets
+
     model = build_model(recipe, seed)
     checkpoint = os.path.join(out, "checkpoint.weights.h5")
     done = 0
@@ -193,6 +231,7 @@ def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
         "steps": int(keras.ops.convert_to_numpy(model.step_counter)),
         "wall_time_s": round(seconds, 1), "references": recipe.references,
         "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size,
+        **metadata,
     }, overwrite=True)
     return model, history, seconds
 

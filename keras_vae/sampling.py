@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_vae import distribute
+
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Sampling(keras.layers.Layer):
@@ -18,6 +20,11 @@ class Sampling(keras.layers.Layer):
     The layer samples in training and in inference alike: a VAE's ELBO is an
     expectation over q(z|x). For the posterior mean instead, construct with
     `deterministic=True` or call with `deterministic=True`.
+
+    Under `tf.distribute` each replica draws the noise of the global batch
+    and keeps its own rows (`keras_vae.distribute.local_normal`), so a
+    data-parallel step uses the noise of a one-device step with the same
+    seed.
 
     Args:
         seed: optional integer seed of the noise.
@@ -56,8 +63,10 @@ class Sampling(keras.layers.Layer):
             deterministic = self.deterministic
         if deterministic:
             return z_mean
-        eps = keras.random.normal(
-            ops.shape(z_mean), dtype=self.compute_dtype, seed=self.seed_generator
+        # Under tf.distribute, this replica's rows of the global batch's
+        # noise, so that R replicas draw what one device would.
+        eps = distribute.local_normal(
+            ops.shape(z_mean), self.compute_dtype, self.seed_generator
         )
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 

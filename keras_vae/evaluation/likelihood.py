@@ -27,6 +27,7 @@ import numpy as np
 from keras import ops
 
 from keras_vae import _validation
+from keras_vae import distribute
 from keras_vae import divergences
 from keras_vae.evaluation import decomposition
 
@@ -316,8 +317,12 @@ def _check_layout(x, image_shape):
 
 
 def _predict(network, inputs):
-    """Runs a network compiled (`predict_on_batch`) where it can."""
-    if isinstance(network, keras.Model):
+    """Runs a network compiled (`predict_on_batch`) where it can.
+
+    Not for a network built under a multi-replica `tf.distribute` strategy:
+    there Keras' `predict_on_batch` runs every replica on the whole batch and
+    returns their outputs concatenated (R times the rows)."""
+    if isinstance(network, keras.Model) and not distribute.built_under_strategy(network):
         return network.predict_on_batch(inputs)
     return ops.convert_to_numpy(network(inputs, training=False))
 

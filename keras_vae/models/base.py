@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_vae import _validation
+from keras_vae import distribute
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import networks
 from keras_vae.callbacks import StopOnNonFiniteLoss
@@ -37,6 +38,15 @@ class BaseVAE(keras.Model):
     on JAX the trainer runs it in a `StatelessScope` and carries the updated
     tracker and step-counter state out. No backend-specific `train_step` is
     needed, and `evaluate()` reports the same terms through `test_step`.
+
+    **On several devices** (`keras_vae.distributed()`): the loss, the
+    reported terms and the gradients are those of the global batch. Under
+    JAX's `DataParallel` the step is one global program and nothing changes;
+    under `tf.distribute` each replica gathers the global batch's codes so the
+    regularizer (a batch statistic for MMD-VAE and beta-TCVAE) is computed
+    over the global batch, and returns its loss divided by the number of
+    replicas, as Keras' losses do (`keras_vae.distribute.scale_loss`).
+    `step_counter` advances once per global step.
 
     `call(x)` returns a dict with `z_mean`, `z_log_var`, `z` (one sample),
     `decoder_output` (the likelihood's raw parameter, e.g. logits) and
@@ -187,15 +197,21 @@ class BaseVAE(keras.Model):
             )
         if y_pred is None:
             y_pred = self(x, training=training)
-        reconstruction_loss = ops.mean(
+        # The batch mean; under tf.distribute this replica's share of the
+        # global batch's mean (see keras_vae.distribute.batch_mean).
+        reconstruction_loss = distribute.batch_mean(
             self.likelihood.negative_log_likelihood(target, y_pred["decoder_output"])
         )
-        penalty, terms = self.regularizer(
-            y_pred["z_mean"], y_pred["z_log_var"], y_pred["z"], training=training
+        # Under tf.distribute the regularizer sees the global batch's codes,
+        # as on one device and under JAX's DataParallel (see
+        # keras_vae.distribute); elsewhere `gather` returns its input.
+        z_mean, z_log_var, z = distribute.gather(
+            [y_pred["z_mean"], y_pred["z_log_var"], y_pred["z"]]
         )
-        loss = reconstruction_loss + penalty
+        penalty, terms = self.regularizer(z_mean, z_log_var, z, training=training)
+        local_loss = reconstruction_loss
         if self.losses:  # e.g. kernel regularizers of a user's network
-            loss = loss + ops.sum(ops.stack(self.losses))
+            local_loss = local_loss + ops.sum(ops.stack(self.losses))
 
         batch_size = ops.shape(target)[0]
         self.reconstruction_loss_tracker.update_state(
@@ -207,7 +223,16 @@ class BaseVAE(keras.Model):
             )
         if training:
             self.step_counter.assign_add(1)
-        return loss
+        # On one device and under JAX: reconstruction + penalty. Under
+        # tf.distribute: this replica's share, whose value is divided by the
+        # number of replicas, as Keras' own losses return it.
+        return distribute.scale_loss(local_loss, penalty)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Keras' own, made to work on several TensorFlow workers (see
+        # keras_vae.distribute.per_worker_logs).
+        return distribute.per_worker_logs(
+            super().compute_metrics(x, y, y_pred, sample_weight=sample_weight))
 
     # === Training entry points with input checks ===
 
@@ -266,6 +291,8 @@ class BaseVAE(keras.Model):
         self._check_data(x, "x")
         if y is not None:
             self._check_data(y, "y")
+        if not kwargs.get("validation_split"):
+            distribute.check_array_batches(x, batch_size)
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)):
             self._check_data(validation_data[0], "validation_data")
@@ -276,6 +303,20 @@ class BaseVAE(keras.Model):
             callbacks.append(StopOnNonFiniteLoss())
         return super().fit(x, y, batch_size=batch_size, epochs=epochs,
                            verbose=verbose, callbacks=callbacks, **kwargs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TensorFlow trainer, under a tf.distribute strategy, opens a
+        # fresh iterator on the data at every fit()/evaluate() and pulls a
+        # batch from it only to build the model symbolically. A VAE's input
+        # spec is known, so it is built from that instead: pulling a batch
+        # would start a pipeline that reshuffles on each iteration
+        # (keras_vae.datasets) on its next permutation, and a data-parallel
+        # run on other batches than the one-device run.
+        if iterator is not None:
+            iterator = None
+            data_batch = (keras.KerasTensor((None,) + self._image_shape,
+                                            dtype=keras.config.floatx()), None, None)
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def load_weights(self, filepath, *args, **kwargs):
         """`keras.Model.load_weights`, restoring the optimizer state too.
