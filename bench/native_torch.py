@@ -34,8 +34,6 @@ Run through `python bench/train_throughput.py --runners torch`; directly:
     python bench/native_torch.py --config dsprites --upsampling subpixel transpose --epochs 3 2
 """
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -217,22 +215,5 @@ def measure(config_name, upsampling, epochs):
         versions={"torch": torch.__version__}, threads=torch.get_num_threads())
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", nargs="+", default=["fashion_mnist"],
-                        choices=sorted(common.CONFIGS))
-    parser.add_argument("--upsampling", nargs="+", default=list(common.UPSAMPLINGS),
-                        choices=common.UPSAMPLINGS)
-    parser.add_argument("--epochs", type=int, nargs="+", default=[3],
-                        help="timed epochs: one number, or one per --upsampling entry")
-    args = parser.parse_args()
-    for config in args.config:
-        for upsampling, epochs in common.epochs_per_upsampling(args.upsampling, args.epochs):
-            start = time.perf_counter()
-            out = measure(config, upsampling, epochs)
-            out["job_s"] = round(time.perf_counter() - start, 1)
-            print(json.dumps(out), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    common.native_main(measure, __doc__)

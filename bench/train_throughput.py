@@ -156,6 +156,25 @@ def epochs_per_upsampling(upsamplings, epochs):
 # === Helpers shared with native_torch.py / native_jax.py ===
 
 
+def native_main(measure, doc):
+    """Command line of a native loop (`native_torch.py`, `native_jax.py`):
+    measures each `--config` x `--upsampling` and prints one JSON line each."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--config", nargs="+", default=["fashion_mnist"],
+                        choices=sorted(CONFIGS))
+    parser.add_argument("--upsampling", nargs="+", default=list(UPSAMPLINGS),
+                        choices=UPSAMPLINGS)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[3],
+                        help="timed epochs: one number, or one per --upsampling entry")
+    args = parser.parse_args()
+    for config in args.config:
+        for upsampling, epochs in epochs_per_upsampling(args.upsampling, args.epochs):
+            start = time.perf_counter()
+            out = measure(config, upsampling, epochs)
+            out["job_s"] = round(time.perf_counter() - start, 1)
+            print(json.dumps(out), flush=True)
+
+
 def random_images(config):
     import numpy as np
 

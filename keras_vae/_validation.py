@@ -77,3 +77,20 @@ def check_image_shape(name, value):
             f"channels) of three positive integers. Received: {name}={value!r}"
         )
     return tuple(int(d) for d in shape)
+
+
+def check_finite_numeric(name, array):
+    """Checks a numpy array holds real numbers (float or int), all finite."""
+    if not (np.issubdtype(array.dtype, np.floating)
+            or np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(
+            f"Argument `{name}` must hold real numbers (a float or integer "
+            f"array). Received: {name}.dtype={array.dtype}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"Argument `{name}` contains NaN or infinite values "
+            f"({int(np.sum(~np.isfinite(array)))} of {array.size}). "
+            f"Received: {name} with non-finite entries"
+        )
+    return array

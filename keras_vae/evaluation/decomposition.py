@@ -407,22 +407,11 @@ def _check_posteriors(z_mean, z_log_var):
                 f"Argument `{name}` must be an array of posterior parameters. "
                 f"Received: {name} of type {type(value).__name__}"
             ) from error
-        if not (np.issubdtype(array.dtype, np.floating)
-                or np.issubdtype(array.dtype, np.integer)):
-            raise TypeError(
-                f"Argument `{name}` must hold real numbers. "
-                f"Received: {name}.dtype={array.dtype}"
-            )
+        _validation.check_finite_numeric(name, array)
         if array.ndim != 2 or 0 in array.shape:
             raise ValueError(
                 f"Argument `{name}` must be a non-empty 2-D array (num_examples, "
                 f"latent_dim). Received: {name}.shape={array.shape}"
-            )
-        if not np.all(np.isfinite(array)):
-            raise ValueError(
-                f"Argument `{name}` contains NaN or infinite values "
-                f"({int(np.sum(~np.isfinite(array)))} of {array.size}). "
-                f"Received: {name} with non-finite entries"
             )
         arrays.append(array.astype("float32"))
     if arrays[0].shape != arrays[1].shape:

@@ -358,7 +358,7 @@ class BaseVAE(keras.Model):
                 f"`z` must have shape (num_codes, {self.latent_dim}). "
                 f"Received: z.shape={z.shape}"
             )
-        _check_numeric(z, "z")
+        _validation.check_finite_numeric("z", z)
         return self._inference_model("decode").predict(
             z.astype("float32"), batch_size=batch_size, verbose=verbose
         )
@@ -418,7 +418,7 @@ class BaseVAE(keras.Model):
             return  # generators, PyDataset, DataLoader: checked by Keras
         _check_shape(tuple(data.shape), self._image_shape, name)
         if isinstance(data, np.ndarray):
-            _check_numeric(data, name)
+            _validation.check_finite_numeric(name, data)
             low, high = getattr(self.likelihood, "target_range", None) or (None, None)
             if low is not None and data.size and (data.min() < low or data.max() > high):
                 raise ValueError(
@@ -492,21 +492,6 @@ def _check_shape(shape, image_shape, name):
             f"`{name}` must be a batch of images of shape (num_images,) + "
             f"{image_shape}, the model's `input_shape`.{hint} Received: "
             f"{name}.shape={shape}"
-        )
-
-
-def _check_numeric(array, name):
-    if not (np.issubdtype(array.dtype, np.floating)
-            or np.issubdtype(array.dtype, np.integer)):
-        raise TypeError(
-            f"`{name}` must hold numbers (a float or integer array). "
-            f"Received: {name}.dtype={array.dtype}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"`{name}` contains NaN or infinite values "
-            f"({int(np.sum(~np.isfinite(array)))} of {array.size}). Received: "
-            f"{name} with non-finite entries"
         )
 
 
