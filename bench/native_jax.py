@@ -9,11 +9,14 @@ written with `jax.lax` directly: NHWC / HWIO convolutions, one
 `optax.adam(1e-3)`, and per decoder upsampling variant:
 
 - `"transpose"`: `lax.conv_transpose` (stride 2, "SAME");
-- `"subpixel"`: `lax.conv_general_dilated` (stride 1, "SAME", 4x the filters,
-  kernel `ceil(kernel_size / 2)`) at the input resolution, then
-  depth-to-space as keras-vae does it (`reshape` to `(N, H, W, 2, 2, f)`,
-  `transpose`, `reshape` to `(N, 2H, 2W, f)`: channel `(2 * dy + dx) * f + c`
-  goes to pixel `(2 * row + dy, 2 * col + dx)`);
+- `"subpixel"`: `lax.conv_general_dilated` (stride 1, 4x the filters,
+  kernel `k = ceil(kernel_size / 2)`, explicit padding `k // 2` on every
+  side) at the input resolution, then depth-to-space as keras-vae does it
+  (`reshape` to `(N, H, W, 2, 2, f)`, `transpose`, `reshape` to
+  `(N, 2H, 2W, f)`: channel `(2 * dy + dx) * f + c` goes to pixel
+  `(2 * row + dy, 2 * col + dx)`), then for even `k` a crop of 1 pixel on
+  every side (keras-vae's sub-pixel block, a stride-2 transposed convolution
+  in disguise, see `keras_vae.networks`);
 - `"resize"`: `jnp.repeat` (nearest neighbour) then `lax.conv_general_dilated`
   (stride 1, "SAME").
 
@@ -132,8 +135,12 @@ def decode(params, z, static, upsampling):
             h = lax.conv_transpose(h, p["w"], (2, 2), "SAME", dimension_numbers=_DN)
             h = h + p["b"]
         elif upsampling == "subpixel":
-            h = lax.conv_general_dilated(h, p["w"], (1, 1), "SAME", dimension_numbers=_DN)
+            k = p["w"].shape[0]  # pad k // 2 everywhere, crop 1 for even k
+            h = lax.conv_general_dilated(h, p["w"], (1, 1), [(k // 2, k // 2)] * 2,
+                                         dimension_numbers=_DN)
             h = _depth_to_space(h + p["b"])
+            if k % 2 == 0:
+                h = h[:, 1:-1, 1:-1]
         elif upsampling == "resize":
             h = jnp.repeat(jnp.repeat(h, 2, axis=1), 2, axis=2)
             h = lax.conv_general_dilated(h, p["w"], (1, 1), "SAME", dimension_numbers=_DN)

@@ -8,16 +8,18 @@ change the speed), written the way a PyTorch user would: NCHW tensors, eager
 mode, `torch.optim.Adam(lr=1e-3)`, and per decoder upsampling variant:
 
 - `"transpose"`: `nn.ConvTranspose2d` (stride 2, output twice the input);
-- `"subpixel"`: a stride-1 `nn.Conv2d` with 4x the filters and kernel
-  `ceil(kernel_size / 2)` at the input resolution, then
-  `F.pixel_shuffle(h, 2)` (PyTorch's depth-to-space; it reads the channels
-  in another order than keras-vae's `Reshape` / `Permute`, a fixed
-  permutation of the convolution's output channels, so the same work);
+- `"subpixel"`: a stride-1 `nn.Conv2d` with 4x the filters, kernel
+  `k = ceil(kernel_size / 2)` and `padding=k // 2` at the input resolution,
+  then `F.pixel_shuffle(h, 2)` (PyTorch's depth-to-space; it reads the
+  channels in another order than keras-vae's `Reshape` / `Permute`, a fixed
+  permutation of the convolution's output channels, so the same work), then
+  for even `k` a crop of 1 pixel on every side (keras-vae's sub-pixel block,
+  see `keras_vae.networks`);
 - `"resize"`: `F.interpolate(mode="nearest")` then a stride-1 `nn.Conv2d`.
 
 Where TensorFlow's "same" padding is asymmetric (an odd total padding, e.g.
-the even kernels of the sub-pixel convolutions: 0 pixels before, 1 after),
-`SameConv2d` pads explicitly with `F.pad` before an unpadded convolution,
+the stride-2 kernel-3 encoder convolutions of the conv VAE on even sizes: 0
+pixels before, 1 after), `SameConv2d` pads explicitly with `F.pad` before an unpadded convolution,
 which is also what `nn.Conv2d(padding="same")` does internally.
 
 Loss (as `keras_vae.VAE`): Bernoulli negative log-likelihood with logits
@@ -126,8 +128,9 @@ class Decoder(nn.Module):
         for f in widths:
             if upsampling == "transpose":
                 convs.append(_transpose_same(cin, f, kernel))
-            elif upsampling == "subpixel":  # at the input resolution
-                convs.append(SameConv2d(cin, 4 * f, math.ceil(kernel / 2), 1, size))
+            elif upsampling == "subpixel":  # at the input resolution, padded k // 2
+                k = math.ceil(kernel / 2)
+                convs.append(nn.Conv2d(cin, 4 * f, k, 1, padding=k // 2))
             elif upsampling == "resize":  # at the output resolution
                 convs.append(SameConv2d(cin, f, kernel, 1, 2 * size))
             else:
@@ -147,7 +150,9 @@ class Decoder(nn.Module):
                 h = F.interpolate(h, scale_factor=2, mode="nearest")
             h = conv(h)
             if self.upsampling == "subpixel":
-                h = F.pixel_shuffle(h, 2)  # (N, 4f, H, W) -> (N, f, 2H, 2W)
+                h = F.pixel_shuffle(h, 2)  # (N, 4f, H', W') -> (N, f, 2H', 2W')
+                if conv.kernel_size[0] % 2 == 0:  # H' = H + 1: crop to 2H
+                    h = h[:, :, 1:-1, 1:-1]
             if i < len(self.convs) - 1:
                 h = F.relu(h)
         ch, cw = self.crop

@@ -41,6 +41,78 @@ def test_default_upsampling_per_architecture():
     assert tuple(dec.output.shape) == (None, 64, 64, 1)
 
 
+@pytest.mark.parametrize("kernel_size", [3, 4, 6])
+def test_subpixel_upsampling_is_a_transposed_convolution(kernel_size):
+    # The sub-pixel block (pad, stride-1 conv with k = ceil(kernel_size / 2)
+    # and 4F filters, depth-to-space, crop) computes exactly Keras'
+    # Conv2DTranspose(F, 2k, strides=2, padding="same") with the kernel
+    # re-indexed: output row j reads input row n through transposed tap
+    # j + (k - 1) - 2n and sub-pixel tap t = n - (j + crop) // 2 + k // 2
+    # of phase (j + crop) % 2, where crop = 1 for even k.
+    rng = np.random.default_rng(kernel_size)
+    height, width, channels, filters = 5, 6, 3, 2
+    k = -(-kernel_size // 2)
+    crop = 1 - k % 2
+    inputs = keras.Input((height, width, channels))
+    block = keras.Model(inputs, networks._subpixel_upsample(
+        inputs, filters, kernel_size, None, "channels_last", 0))
+    conv = block.get_layer("decoder_subpixel_conv_0")
+    kernel = rng.standard_normal((k, k, channels, 4 * filters)).astype("float32")
+    bias = rng.standard_normal(4 * filters).astype("float32")
+    conv.set_weights([kernel, bias])
+
+    def taps(j):  # (transposed tap, sub-pixel tap, phase) of output row/col j
+        phase, row = (j + crop) % 2, (j + crop) // 2
+        return [(j + k - 1 - 2 * n, n - row + k // 2, phase)
+                for n in range(row - k // 2, row - k // 2 + k)]
+
+    transposed = np.full((2 * k, 2 * k, filters, channels), np.nan, "float32")
+    for jy in range(2):
+        for jx in range(2):
+            for ky, ty, py in taps(jy):
+                for kx, tx, px in taps(jx):
+                    channel = (2 * py + px) * filters
+                    transposed[ky, kx] = kernel[ty, tx, :, channel:channel + filters].T
+    assert not np.isnan(transposed).any()  # every transposed tap is used once
+    reference = keras.layers.Conv2DTranspose(filters, 2 * k, strides=2, padding="same",
+                                             use_bias=False)
+    reference.build((None, height, width, channels))
+    reference.set_weights([transposed])
+
+    x = rng.standard_normal((2, height, width, channels)).astype("float32")
+    # Per-phase biases: the only difference from a transposed convolution.
+    phase_bias = np.zeros((2 * height, 2 * width, filters), "float32")
+    for py in range(2):
+        for px in range(2):
+            channel = (2 * py + px) * filters
+            phase_bias[(py + crop) % 2::2, (px + crop) % 2::2] = bias[channel:channel + filters]
+    expected = keras.ops.convert_to_numpy(reference(x)) + phase_bias
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(block(x)), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_subpixel_kernels_start_with_the_transposed_convolutions_variance():
+    # Each sub-pixel kernel weight is drawn like a weight of the stride-2
+    # transposed convolution with kernel 2k it replaces: glorot-uniform with
+    # fan_in + fan_out = (2k)^2 (in + filters), i.e. U(-limit, limit) with
+    # limit = sqrt(6 / ((2k)^2 (in + filters))). Plain glorot would use
+    # k^2 (in + 4 filters) (3.7x the variance on the last layer below).
+    keras.utils.set_random_seed(0)
+    dec = networks.build_decoder((64, 64, 1), 10, "disentanglement")
+    convs = [l for l in dec.layers if l.name.startswith("decoder_subpixel_conv")]
+    in_channels = [64, 64, 32, 32]
+    for layer, c_in in zip(convs, in_channels):
+        kernel = keras.ops.convert_to_numpy(layer.kernel)
+        k, f = kernel.shape[0], kernel.shape[-1] // 4
+        assert kernel.shape == (k, k, c_in, 4 * f)
+        limit = np.sqrt(6.0 / ((2 * k) ** 2 * (c_in + f)))
+        assert np.abs(kernel).max() <= limit * (1 + 1e-6), layer.name
+        # >= 512 uniform draws: the largest is above 0.9 * limit unless the
+        # scale is wrong (probability 0.9 ** 512 ~ 1e-23 otherwise).
+        assert np.abs(kernel).max() > 0.9 * limit, layer.name
+        np.testing.assert_allclose(kernel.var(), limit ** 2 / 3, rtol=0.15)
+
+
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_depth_to_space_matches_numpy_reference(data_format):
     rng = np.random.default_rng(0)
