@@ -41,25 +41,14 @@ def test_default_upsampling_per_architecture():
     assert tuple(dec.output.shape) == (None, 64, 64, 1)
 
 
-@pytest.mark.parametrize("kernel_size", [3, 4, 6])
-def test_subpixel_upsampling_is_a_transposed_convolution(kernel_size):
-    # The sub-pixel block (pad, stride-1 conv with k = ceil(kernel_size / 2)
-    # and 4F filters, depth-to-space, crop) computes exactly Keras'
-    # Conv2DTranspose(F, 2k, strides=2, padding="same") with the kernel
-    # re-indexed: output row j reads input row n through transposed tap
-    # j + (k - 1) - 2n and sub-pixel tap t = n - (j + crop) // 2 + k // 2
-    # of phase (j + crop) % 2, where crop = 1 for even k.
-    rng = np.random.default_rng(kernel_size)
-    height, width, channels, filters = 5, 6, 3, 2
-    k = -(-kernel_size // 2)
+def _transposed_kernel(kernel):
+    """The Conv2DTranspose(F, 2k, strides=2, padding="same") kernel that a
+    sub-pixel block's `(k, k, C, 4F)` kernel computes: output row j reads
+    input row n through transposed tap j + (k - 1) - 2n and sub-pixel tap
+    t = n - (j + crop) // 2 + k // 2 of phase (j + crop) % 2, where crop = 1
+    for even k (and the same for columns)."""
+    k, channels, filters = kernel.shape[0], kernel.shape[2], kernel.shape[3] // 4
     crop = 1 - k % 2
-    inputs = keras.Input((height, width, channels))
-    block = keras.Model(inputs, networks._subpixel_upsample(
-        inputs, filters, kernel_size, None, "channels_last", 0))
-    conv = block.get_layer("decoder_subpixel_conv_0")
-    kernel = rng.standard_normal((k, k, channels, 4 * filters)).astype("float32")
-    bias = rng.standard_normal(4 * filters).astype("float32")
-    conv.set_weights([kernel, bias])
 
     def taps(j):  # (transposed tap, sub-pixel tap, phase) of output row/col j
         phase, row = (j + crop) % 2, (j + crop) // 2
@@ -74,10 +63,29 @@ def test_subpixel_upsampling_is_a_transposed_convolution(kernel_size):
                     channel = (2 * py + px) * filters
                     transposed[ky, kx] = kernel[ty, tx, :, channel:channel + filters].T
     assert not np.isnan(transposed).any()  # every transposed tap is used once
+    return transposed
+
+
+@pytest.mark.parametrize("kernel_size", [3, 4, 6])
+def test_subpixel_upsampling_is_a_transposed_convolution(kernel_size):
+    # The sub-pixel block (pad, stride-1 conv with k = ceil(kernel_size / 2)
+    # and 4F filters, depth-to-space, crop) computes exactly Keras'
+    # Conv2DTranspose(F, 2k, strides=2, padding="same") with the kernel
+    # re-indexed (`_transposed_kernel`) and one bias per output phase.
+    rng = np.random.default_rng(kernel_size)
+    height, width, channels, filters = 5, 6, 3, 2
+    k = -(-kernel_size // 2)
+    crop = 1 - k % 2
+    inputs = keras.Input((height, width, channels))
+    block = keras.Model(inputs, networks._subpixel_upsample(
+        inputs, filters, kernel_size, None, "channels_last", 0))
+    kernel = rng.standard_normal((k, k, channels, 4 * filters)).astype("float32")
+    bias = rng.standard_normal(4 * filters).astype("float32")
+    block.get_layer("decoder_subpixel_conv_0").set_weights([kernel, bias])
     reference = keras.layers.Conv2DTranspose(filters, 2 * k, strides=2, padding="same",
                                              use_bias=False)
     reference.build((None, height, width, channels))
-    reference.set_weights([transposed])
+    reference.set_weights([_transposed_kernel(kernel)])
 
     x = rng.standard_normal((2, height, width, channels)).astype("float32")
     # Per-phase biases: the only difference from a transposed convolution.
@@ -89,6 +97,50 @@ def test_subpixel_upsampling_is_a_transposed_convolution(kernel_size):
     expected = keras.ops.convert_to_numpy(reference(x)) + phase_bias
     np.testing.assert_allclose(keras.ops.convert_to_numpy(block(x)), expected,
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel_size", [4, 6])
+def test_subpixel_decoder_is_the_transpose_decoder(kernel_size):
+    # Whole decoders, on this backend's layout: the sub-pixel stack (with the
+    # border-zeroing between blocks) equals the transposed one given the
+    # re-indexed kernels and each phase's bias equal to the transposed bias.
+    rng = np.random.default_rng(0)
+    shape, options = (24, 24, 2), dict(filters=(3, 4, 5), kernel_size=kernel_size,
+                                       hidden_units=(6,))
+    sub = networks.build_decoder(shape, 3, "conv", upsampling="subpixel", **options)
+    ref = networks.build_decoder(shape, 3, "conv", upsampling="transpose", **options)
+    for name in ("decoder_dense_0", "decoder_projection"):
+        weights = [rng.standard_normal(w.shape).astype("float32")
+                   for w in sub.get_layer(name).get_weights()]
+        sub.get_layer(name).set_weights(weights)
+        ref.get_layer(name).set_weights(weights)
+    for i in range(3):
+        conv = sub.get_layer(f"decoder_subpixel_conv_{i}")
+        kernel = 0.3 * rng.standard_normal(conv.kernel.shape).astype("float32")
+        bias = rng.standard_normal(conv.kernel.shape[-1] // 4).astype("float32")
+        conv.set_weights([kernel, np.tile(bias, 4)])
+        ref.get_layer(f"decoder_deconv_{i}").set_weights([_transposed_kernel(kernel), bias])
+    z = rng.standard_normal((4, 3)).astype("float32")
+    out = keras.ops.convert_to_numpy(sub(z))
+    np.testing.assert_allclose(out, keras.ops.convert_to_numpy(ref(z)), rtol=1e-4, atol=1e-4)
+    assert np.abs(out).max() > 0.1  # not a trivially zero output
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_zero_border_is_crop_then_pad(data_format):
+    x = np.random.default_rng(0).standard_normal((2, 5, 4, 3)).astype("float32")
+    expected = np.zeros_like(x)
+    expected[:, 1:-1, 1:-1] = x[:, 1:-1, 1:-1]
+    if data_format == "channels_first":
+        x, expected = x.transpose(0, 3, 1, 2), expected.transpose(0, 3, 1, 2)
+    layer = networks.ZeroBorder(data_format=data_format)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), expected)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert isinstance(clone, networks.ZeroBorder) and clone.data_format == data_format
+    with pytest.raises(ValueError, match=r"spatial sizes of at least 3.*Received: input_shape"):
+        networks.ZeroBorder()(np.zeros((1, 2, 5, 1), "float32"))
+    with pytest.raises(ValueError, match="data_format"):
+        networks.ZeroBorder(data_format="nhwc")
 
 
 def test_subpixel_kernels_start_with_the_transposed_convolutions_variance():
