@@ -3,8 +3,8 @@
     python bench/run_all.py            # ~12 min on the 2-core CPU when it is quiet
 
 On a loaded machine the training benchmarks take longer; when they have
-used 13.5 minutes (`--skip-other-after`), the quick data and metric
-benchmarks are skipped so that the whole run stays under 15 minutes.
+used 13.5 minutes (`--skip-other-after`), the quick data, metric and
+export benchmarks are skipped so that the whole run stays under 15 minutes.
 
 `--save-json PATH` keeps every measurement; `--render-only PATH` rewrites
 RESULTS.md from such a file without measuring (after editing the prose).
@@ -25,6 +25,9 @@ Runs, one after the other (each framework in its own child processes):
 3. `bench/data_throughput.py --cores 2` (dSprites, numpy and pipeline) and
    `bench/data_throughput.py --dataset fashion_mnist --cores 2`.
 4. `bench/metrics_speed.py`.
+5. `KERAS_BACKEND=tensorflow bench/export_latency.py`: the exported encoder
+   (SavedModel, ONNX) against the Keras model, batch-1 latency and batch-256
+   throughput.
 
 The targets are checked on each configuration's default decoder, the
 library's (`keras_vae.networks._DEFAULTS`, read from its source by
@@ -77,10 +80,10 @@ def _env():
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
 
 
-def _run(argv):
+def _run(argv, **env):
     """Runs a bench script; returns its stdout (stderr is shown on failure)."""
     print(f"\n$ python {' '.join(argv)}", flush=True)
-    proc = subprocess.run([sys.executable] + argv, cwd=ROOT, env=_env(),
+    proc = subprocess.run([sys.executable] + argv, cwd=ROOT, env=dict(_env(), **env),
                           capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-3000:])
@@ -361,6 +364,14 @@ def data_md(lines):
     return "\n".join(out) + "\n"
 
 
+def export_md(out):
+    """export_latency.py's output: its facts as a list, then its table."""
+    facts = [line for line in out.splitlines()
+             if line.strip() and not line.startswith("|")]
+    table = [line for line in out.splitlines() if line.startswith("|")]
+    return "\n".join([f"- {line}" for line in facts] + [""] + table) + "\n"
+
+
 def run_md(report, commands, wall_s, load_before, load_after):
     m = report["machine"]
     versions = ", ".join(f"{k} {m[k]}" for k in
@@ -378,7 +389,7 @@ def run_md(report, commands, wall_s, load_before, load_after):
         "shared the CPU with the measurement)",
         "- Commands run:",
     ]
-    lines += [f"    - `python {c}`" for c in commands]
+    lines += [f"    - `{c if 'python ' in c else 'python ' + c}`" for c in commands]
     seconds = report.get("seconds", {})
     if seconds:
         lines.append("- Seconds per training-benchmark process: " + ", ".join(
@@ -470,7 +481,8 @@ def measure(args):
                 report["memory"] += part["memory"]
                 report["seconds"].update(part["seconds"])
 
-    data_lines, metrics_out, other = [], "", "skipped" if args.skip_other else "run"
+    data_lines, metrics_out, export_out = [], "", ""
+    other = "skipped" if args.skip_other else "run"
     elapsed = time.perf_counter() - start
     if other == "run" and elapsed > 60 * args.skip_other_after:
         print(f"{elapsed / 60:.1f} min elapsed: skipping data_throughput.py and "
@@ -484,8 +496,10 @@ def measure(args):
             data_lines += [json.loads(x) for x in out.splitlines() if x.startswith("{")]
         commands.append("bench/metrics_speed.py")
         metrics_out, _ = _run(["bench/metrics_speed.py"])
+        commands.append("KERAS_BACKEND=tensorflow python bench/export_latency.py")
+        export_out, _ = _run(["bench/export_latency.py"], KERAS_BACKEND="tensorflow")
     return {"report": report, "commands": commands, "data_lines": data_lines,
-            "metrics_out": metrics_out, "other": other,
+            "metrics_out": metrics_out, "export_out": export_out, "other": other,
             "wall_s": time.perf_counter() - start, "load_before": load_before,
             "load_after": os.getloadavg()[0]}
 
@@ -505,10 +519,11 @@ def render(saved, output):
     if saved["other"] == "budget":
         note = ("Not run this time: the training benchmarks used the time budget "
                 "(loaded machine); run the script directly.\n")
-        blocks["data"] = blocks["metrics"] = note
+        blocks["data"] = blocks["metrics"] = blocks["export"] = note
     elif saved["other"] == "run":
         blocks["data"] = data_md(saved["data_lines"])
         blocks["metrics"] = "```\n" + saved["metrics_out"].strip() + "\n```\n"
+        blocks["export"] = export_md(saved["export_out"])
     with open(output, "w") as f:
         f.write(fill(template, blocks))
 
