@@ -32,18 +32,12 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [BENCH, os.path.dirname(BENCH)]
+
+import train_throughput as common  # noqa: E402  (CONFIGS, the held-out images)
 
 VARIANTS = ("transpose", "subpixel", "subpixel-glorot", "resize")
-
-
-def _held_out(n=2_000):
-    import numpy as np
-
-    from keras_vae.datasets import DSprites
-
-    data = DSprites()
-    index = np.sort(np.random.default_rng(1).choice(len(data), n, replace=False))
-    return np.asarray(data.imgs(index), dtype="float32").reshape((-1, 64, 64, 1))
 
 
 def _glorot_subpixel(model, seed):
@@ -58,19 +52,20 @@ def _glorot_subpixel(model, seed):
 
 def run(variant, seed, steps, window, eval_every, learning_rate, test):
     import keras
-    import keras_vae
+
     from keras_vae.datasets import load
 
     keras.utils.clear_session(free_memory=True)
     keras.utils.set_random_seed(seed)
     upsampling = "subpixel" if variant == "subpixel-glorot" else variant
-    model = keras_vae.VAE(input_shape=(64, 64, 1), latent_dim=10,
-                          architecture="disentanglement",
-                          network_kwargs={"upsampling": upsampling}, seed=seed)
+    config = {k: common.CONFIGS["dsprites"][k]
+              for k in ("input_shape", "latent_dim", "architecture")}
+    model = common._build_vae(config, upsampling, seed)
     if variant == "subpixel-glorot":
         _glorot_subpixel(model, seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    train = load("dsprites", "train", batch_size=64, seed=seed)
+    train = load("dsprites", "train", batch_size=common.CONFIGS["dsprites"]["batch_size"],
+                 seed=seed)
 
     class Record(keras.callbacks.Callback):
         # One fit call: its data iterator runs on across the windows.
@@ -125,8 +120,7 @@ def main(argv=None):
         parser.error(f"--steps must be a multiple of --window; received {args.steps} "
                      f"and {args.window}")
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    test = _held_out()
+    test = common.dsprites_held_out(2_000)
     rows = []
     for seed in args.seeds:
         for variant in args.variants:

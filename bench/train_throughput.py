@@ -344,18 +344,24 @@ def _build_vae(config, upsampling, seed=0):
 
 def _quality_data(config_name, batch_size, seed=0):
     """(training pipeline, held-out numpy images) of a configuration."""
-    import numpy as np
-
-    from keras_vae.datasets import DSprites
     from keras_vae.datasets import load
 
     train = load(config_name, "train", batch_size=batch_size, seed=seed)
     if config_name == "fashion_mnist":
         return train, load("fashion_mnist", "test", as_numpy=True, shuffle=False)
     # dSprites has no test split: 10,000 random images of the full set.
-    index = np.sort(np.random.default_rng(1).choice(len(DSprites()), 10_000, replace=False))
-    images = np.asarray(DSprites().imgs(index), dtype="float32")
-    return train, images.reshape((-1, 64, 64, 1))
+    return train, dsprites_held_out(10_000)
+
+
+def dsprites_held_out(n):
+    """`n` random dSprites images (a fixed seed), `(n, 64, 64, 1)` float32."""
+    import numpy as np
+
+    from keras_vae.datasets import DSprites
+
+    data = DSprites()
+    index = np.sort(np.random.default_rng(1).choice(len(data), n, replace=False))
+    return np.asarray(data.imgs(index), dtype="float32").reshape((-1, 64, 64, 1))
 
 
 def quality_worker(epochs, upsamplings, memory_upsampling=None,

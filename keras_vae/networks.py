@@ -265,6 +265,8 @@ def subpixel_initializer(in_channels, filters):
     convolution's glorot variance, `scale = (in + 4 filters) / (4 (in +
     filters))` in `VarianceScaling(mode="fan_avg", distribution="uniform")`.
     """
+    in_channels = _validation.check_int("in_channels", in_channels, minimum=1)
+    filters = _validation.check_int("filters", filters, minimum=1)
     scale = (in_channels + 4 * filters) / (4 * (in_channels + filters))
     return keras.initializers.VarianceScaling(
         scale=scale, mode="fan_avg", distribution="uniform"
@@ -373,6 +375,8 @@ class ZeroBorder(layers.Layer):
         mask[1:-1, 1:-1] = 1.0
         shape = [1, 1, 1, 1]
         shape[axes[0]], shape[axes[1]] = height, width
+        # numpy, not a backend tensor: a tensor made here would belong to
+        # whatever tf.function first built the layer.
         self._mask = mask.reshape(shape)
 
     def call(self, inputs):
@@ -387,8 +391,7 @@ class ZeroBorder(layers.Layer):
                 inner = inputs[:, 1:-1, 1:-1, :]
                 pads = ((0, 0), (1, 1), (1, 1), (0, 0))
             return keras.ops.pad(inner, pads)
-        mask = keras.ops.convert_to_tensor(self._mask, dtype=inputs.dtype)
-        return inputs * mask
+        return inputs * keras.ops.convert_to_tensor(self._mask, dtype=inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -126,6 +126,13 @@ def test_subpixel_decoder_is_the_transpose_decoder(kernel_size):
     assert np.abs(out).max() > 0.1  # not a trivially zero output
 
 
+def test_subpixel_initializer_rejects_bad_sizes():
+    with pytest.raises(ValueError, match=r"`in_channels` must be an integer >= 1.*in_channels=0"):
+        networks.subpixel_initializer(0, 4)
+    with pytest.raises(TypeError, match=r"`filters` must be an integer.*filters=2.5"):
+        networks.subpixel_initializer(3, 2.5)
+
+
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_zero_border_is_crop_then_pad(data_format):
     x = np.random.default_rng(0).standard_normal((2, 5, 4, 3)).astype("float32")
