@@ -10,8 +10,9 @@ A preset directory (keras-hub's layout) holds:
   wall time, hardware, measured metrics, and the `sha256` of the weights,
   verified before every load.
 
-Shipped presets live in `zoo/presets/<name>/` of the source tree (or in the
-folder named by the `KERAS_VAE_PRESETS` environment variable).
+Shipped presets live in `zoo/presets/<name>/` of the source tree, installed
+with the wheel as `keras_vae/zoo/presets/<name>/` (or in the folder named by
+the `KERAS_VAE_PRESETS` environment variable).
 """
 
 import hashlib
@@ -23,6 +24,8 @@ import tempfile
 
 import keras
 
+from keras_vae import _zoo
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -33,8 +36,7 @@ def presets_dir():
     override = os.environ.get("KERAS_VAE_PRESETS")
     if override:
         return override
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(root, "zoo", "presets")
+    return os.path.join(_zoo.zoo_dir(), "presets")
 
 
 def list_presets():

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from keras_vae import _validation
+from keras_vae import _zoo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +74,8 @@ DSPRITES_NET = dict(input_shape=(64, 64, 1), latent_dim=10, architecture="disent
 
 
 def recipes_dir():
-    """The folder of the shipped recipes (`zoo/recipes` of the source tree)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.environ.get("KERAS_VAE_RECIPES", os.path.join(root, "zoo", "recipes"))
+    """The folder of the shipped recipes (`zoo/recipes`, installed with the package)."""
+    return os.environ.get("KERAS_VAE_RECIPES", os.path.join(_zoo.zoo_dir(), "recipes"))
 
 
 def list_recipes():
