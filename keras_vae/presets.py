@@ -25,6 +25,7 @@ import tempfile
 import keras
 
 from keras_vae import _zoo
+from keras_vae import hub
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -73,13 +74,26 @@ def _model_classes():
 
 
 def resolve(name_or_dir):
-    """Returns the directory of a preset given its name or a directory path."""
+    """Returns the local directory of a preset handle.
+
+    Args:
+        name_or_dir: a shipped preset's name, a directory, or a `file://`,
+            `hf://` or `kaggle://` handle (fetched into the hub client's
+            cache; see `keras_vae.hub`).
+    """
     if not isinstance(name_or_dir, (str, os.PathLike)):
         raise TypeError(
-            "Argument `name_or_dir` must be a preset name or a directory path. "
+            "Argument `name_or_dir` must be a preset name, a directory path or "
+            "a file://, hf:// or kaggle:// handle. "
             f"Received: name_or_dir={name_or_dir!r}"
         )
     path = os.fspath(name_or_dir)
+    if hub.split_handle(path)[0] is not None:
+        path = hub.fetch(path)
+        if not os.path.isdir(path):
+            raise ValueError(f"The preset handle {name_or_dir!r} points at {path!r}, "
+                             f"which is not a directory. Received: name_or_dir={name_or_dir!r}")
+        return path
     if os.path.isdir(path):
         return path
     candidate = os.path.join(presets_dir(), path)
