@@ -327,13 +327,22 @@ def _run_traverse(args):
 
 def _add_presets(subparsers):
     parser = subparsers.add_parser("presets", help="list the shipped pretrained presets")
+    parser.add_argument("--json", action="store_true",
+                        help="print the registry as JSON: {name: {path, metadata}}")
     parser.set_defaults(handler=_run_presets)
 
 
 def _run_presets(args):
+    import json
+
     from keras_vae import presets
 
     found = presets.list_presets()
+    if args.json:
+        registry = {name: {"path": os.path.join(presets.presets_dir(), name), "metadata": meta}
+                    for name, meta in found.items()}
+        print(json.dumps(registry, indent=2, sort_keys=True))
+        return 0
     if not found:
         print(f"no presets found in {presets.presets_dir()}")
     for name, meta in found.items():

@@ -26,6 +26,7 @@ import keras
 
 from keras_vae import _zoo
 from keras_vae import hub
+from keras_vae import model_card
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -212,6 +213,7 @@ def save_preset(model, directory, metadata=None, overwrite=False):
         }
         with open(os.path.join(staging, METADATA_FILE), "w") as f:
             json.dump(meta, f, indent=2, sort_keys=True)
+        model_card.write_model_card(staging, name=os.path.basename(os.path.normpath(directory)))
         if os.path.exists(directory):
             shutil.rmtree(directory)
         os.replace(staging, directory)

@@ -25,7 +25,8 @@ def preset_dir(tmp_path, digits):
 def test_round_trip_and_metadata(preset_dir, digits):
     x, _ = digits
     directory, model, meta = preset_dir
-    assert sorted(os.listdir(directory)) == ["config.json", "metadata.json", "model.weights.h5"]
+    assert sorted(os.listdir(directory)) == ["README.md", "config.json", "metadata.json",
+                                            "model.weights.h5"]
     assert meta["sha256"] == presets.sha256(directory / "model.weights.h5")
     assert meta["parameters"] == model.count_params() and meta["dataset"] == "digits"
     loaded = keras_vae.from_preset(str(directory))

@@ -5,7 +5,10 @@
 Copies each `RUN/preset` to `zoo/presets/<recipe>/` and three figures to
 `zoo/figures/<recipe>/`, then rewrites the presets table of `zoo/README.md`
 from every shipped preset's `metadata.json` (the metrics measured by
-`keras-vae train`, with the command that reproduces the run).
+`keras-vae train`, with the command that reproduces the run) and every
+preset's model card (`zoo/presets/<name>/README.md`, from its metadata,
+showing the figures of `zoo/figures/<name>/`). With no runs it only rewrites
+the table and the cards.
 """
 
 import json
@@ -64,9 +67,20 @@ def table():
         + "\n".join(commands) + "\n```\n"
 
 
+def cards():
+    from keras_vae import model_card
+
+    base = os.path.join(ZOO, "presets")
+    for name in sorted(os.listdir(base)):
+        figures = {figure[:-4]: f"../../figures/{name}/{figure}" for figure in FIGURES
+                   if os.path.isfile(os.path.join(ZOO, "figures", name, figure))}
+        model_card.write_model_card(os.path.join(base, name), name=name, figures=figures)
+
+
 def main(runs):
     for run in runs:
         collect(run)
+    cards()
     path = os.path.join(ZOO, "README.md")
     with open(path) as f:
         text = f.read()

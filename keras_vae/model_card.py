@@ -1,0 +1,201 @@
+"""Model cards: a preset's `README.md`, generated from its metadata.
+
+The card follows the Hugging Face model-card format (YAML front matter with
+`library_name`, `tags`, `datasets` and a `model-index` of the measured
+metrics, each with the protocol behind it where the metadata records one),
+then the card's prose: what the model is, how to load it, the command that
+trained it, the measured numbers, the figures and the intended use and
+limits. The front matter is written as YAML's JSON-compatible subset, so no
+YAML library is needed to write or read it.
+"""
+
+import json
+import os
+
+CARD_FILE = "README.md"
+
+_TAGS = {
+    "VAE": ["vae"],
+    "BetaVAE": ["beta-vae"],
+    "AnnealedVAE": ["annealed-vae", "beta-vae"],
+    "MMDVAE": ["mmd-vae", "info-vae"],
+    "BetaTCVAE": ["beta-tcvae"],
+    "FactorVAE": ["factor-vae"],
+    "DIPVAE": ["dip-vae"],
+}
+
+_DATASETS = {
+    "dsprites": ("dSprites", "deepmind/dsprites-dataset (Matthey et al. 2017)"),
+    "fashion_mnist": ("Fashion-MNIST", "zalando-research/fashion-mnist (Xiao et al. 2017)"),
+    "mnist": ("MNIST", "LeCun et al. 1998"),
+    "digits": ("scikit-learn 8x8 digits", "UCI optical recognition of handwritten digits"),
+}
+
+_METRIC_NAMES = {
+    "test_elbo": "test ELBO (nats)",
+    "test_iwae_nll": "IWAE negative log-likelihood (nats)",
+    "test_reconstruction_loss": "test reconstruction loss (nats)",
+    "test_kl_loss": "test KL (nats)",
+    "active_units": "active units",
+    "knn_latent": "5-NN accuracy, latent means",
+    "knn_pixels": "5-NN accuracy, raw pixels",
+    "mig": "MIG",
+    "factor_vae_score": "FactorVAE score",
+    "beta_vae_score": "BetaVAE score",
+    "dci_disentanglement": "DCI disentanglement",
+    "dci_completeness": "DCI completeness",
+    "dci_informativeness": "DCI informativeness",
+    "sap": "SAP",
+}
+
+_LIMITS = {
+    "dsprites": (
+        "dSprites is a synthetic benchmark of five known factors (shape, "
+        "scale, orientation, x, y); its scores measure disentanglement on that "
+        "data only. Disentanglement scores vary more between random seeds than "
+        "between methods (Locatello et al. 2019), so one preset does not rank "
+        "methods."
+    ),
+    "fashion_mnist": (
+        "A model of 28x28 grey-scale clothing images; its latent space is a "
+        "compact representation for those images, not a general image encoder."
+    ),
+}
+
+
+def _scalar(value):
+    """A YAML scalar in JSON's syntax (a subset of YAML)."""
+    if isinstance(value, float):
+        return json.dumps(round(value, 6))
+    return json.dumps(value)
+
+
+def _front_matter(name, config, metadata):
+    class_name = config.get("class_name", "model")
+    dataset = metadata.get("dataset", "unknown")
+    tags = ["keras", "keras-vae", "variational-autoencoder",
+            "representation-learning", "unsupervised"] + _TAGS.get(class_name, [])
+    metrics = metadata.get("metrics", {}) or {}
+    protocols = metadata.get("metric_protocols", {}) or {}
+    lines = ["---", "library_name: keras", "license: apache-2.0", "tags:"]
+    lines += [f"- {_scalar(tag)}" for tag in tags]
+    lines += ["datasets:", f"- {_scalar(dataset)}"]
+    if metrics:
+        lines += ["model-index:", f"- name: {_scalar(name)}", "  results:",
+                  "  - task:", '      type: "representation-learning"',
+                  '      name: "Unsupervised representation learning"',
+                  "    dataset:", f"      type: {_scalar(dataset)}",
+                  f"      name: {_scalar(_DATASETS.get(dataset, (dataset,))[0])}",
+                  "    metrics:"]
+        for key in sorted(metrics):
+            value = metrics[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            lines += [f"    - type: {_scalar(key)}",
+                      f"      name: {_scalar(_METRIC_NAMES.get(key, key))}",
+                      f"      value: {_scalar(value)}"]
+            protocol = protocols.get(key)
+            if isinstance(protocol, dict) and protocol:
+                lines.append("      args:")
+                lines += [f"        {k}: {_scalar(v)}" for k, v in sorted(protocol.items())
+                          if isinstance(v, (str, int, float, bool)) or v is None]
+    lines.append("---")
+    return "\n".join(lines)
+
+
+def _format(value):
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.1f}"
+    return f"{value}"
+
+
+def model_card(name, config, metadata, figures=None):
+    """Returns the Markdown model card of a preset.
+
+    Args:
+        name: the preset's name (its folder or handle).
+        config: the preset's `config.json` content (`class_name`, `config`).
+        metadata: the preset's `metadata.json` content.
+        figures: optional `{caption: relative path}` of images to show.
+    """
+    for argument, value in (("config", config), ("metadata", metadata)):
+        if not isinstance(value, dict):
+            raise TypeError(f"Argument `{argument}` must be the preset's JSON object "
+                            f"(a dict). Received: {argument} of type {type(value).__name__}")
+    class_name = config.get("class_name", "model")
+    model_config = config.get("config", {}) or {}
+    dataset = metadata.get("dataset", "unknown")
+    dataset_name, dataset_source = _DATASETS.get(dataset, (dataset, "unknown source"))
+    recipe = metadata.get("recipe")
+    out = [_front_matter(name, config, metadata), "", f"# {name}", ""]
+    out.append(
+        f"A keras-vae `{class_name}` (latent size {model_config.get('latent_dim', '?')}, "
+        f"`{model_config.get('architecture', 'custom')}` network, "
+        f"{metadata.get('parameters', 0):,} parameters) trained on {dataset_name} "
+        f"({dataset_source}) with Keras {metadata.get('keras_version', '?')} on the "
+        f"{metadata.get('backend', '?')} backend. Its weights load on TensorFlow, JAX "
+        "and PyTorch."
+    )
+    if metadata.get("references"):
+        out += ["", f"Settings: {metadata['references']}."]
+    out += ["", "## Use", "", "```python", "import keras_vae", "",
+            f'model = keras_vae.from_preset("{name}")   # sha256 of the weights verified',
+            "z_mean, z_log_var = model.encode(images)       # images in [0, 1], NHWC",
+            "samples = model.sample(16, seed=0)", "```"]
+    if recipe:
+        command = f"keras-vae train {recipe}"
+        for flag, key in (("--steps", "steps"), ("--learning-rate", "learning_rate"),
+                          ("--seed", "seed")):
+            if metadata.get(key) is not None:
+                command += f" {flag} {metadata[key]}"
+        out += ["", "## Training", "", "```bash", command, "```", "",
+                f"{metadata.get('steps', '?')} steps of batch {metadata.get('batch_size', '?')}, "
+                f"Adam at learning rate {metadata.get('learning_rate', '?')}, seed "
+                f"{metadata.get('seed', '?')}, on {metadata.get('hardware', 'unknown hardware')}"
+                + (f" in {metadata['wall_time_s'] / 60:.1f} min" if metadata.get("wall_time_s") else "")
+                + "."]
+    metrics = metadata.get("metrics", {}) or {}
+    if metrics:
+        out += ["", "## Measured", "", "| metric | value |", "| --- | ---: |"]
+        out += [f"| {_METRIC_NAMES.get(k, k)} | {_format(v)} |" for k, v in sorted(metrics.items())]
+        protocols = metadata.get("metric_protocols", {}) or {}
+        if protocols:
+            out += ["", "Protocols:", ""]
+            for key, protocol in sorted(protocols.items()):
+                described = ", ".join(f"{k}={v}" for k, v in sorted(protocol.items())) \
+                    if isinstance(protocol, dict) else str(protocol)
+                out.append(f"- {_METRIC_NAMES.get(key, key)}: {described}")
+    if figures:
+        out += ["", "## Figures", ""]
+        out += [f"![{caption}]({path})" for caption, path in figures.items()]
+    out += ["", "## Intended use and limits", "",
+            "Research and teaching: inspecting what a VAE of this kind learns, as a "
+            "starting point for fine-tuning, and as a baseline to compare with. "
+            + _LIMITS.get(dataset, ""),
+            "The numbers above were measured once, on the hardware named, with the "
+            "training budget named; they are not the literature's converged results "
+            "unless the steps say so.", ""]
+    return "\n".join(out)
+
+
+def write_model_card(directory, name=None, figures=None):
+    """Writes `README.md` into a preset directory from its config and metadata.
+
+    Returns the card's path. The file is written atomically (a temporary file
+    in the same folder, renamed into place).
+    """
+    directory = os.fspath(directory)
+    with open(os.path.join(directory, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(directory, "metadata.json")) as f:
+        metadata = json.load(f)
+    name = name or os.path.basename(os.path.normpath(directory))
+    text = model_card(name, config, metadata, figures=figures)
+    path = os.path.join(directory, CARD_FILE)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+    return path

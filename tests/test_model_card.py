@@ -1,0 +1,73 @@
+"""Model cards generated from a preset's metadata, and the presets registry as JSON."""
+
+import json
+import os
+
+import pytest
+
+import keras_vae
+from keras_vae import cli
+from keras_vae import model_card
+from keras_vae import presets
+from conftest import tiny_model
+
+yaml = pytest.importorskip("yaml")
+
+METADATA = {
+    "dataset": "dsprites", "recipe": "beta_tcvae_dsprites", "steps": 6000,
+    "learning_rate": 0.0005, "seed": 3, "batch_size": 64, "backend": "jax",
+    "keras_version": "3.15.1", "parameters": 764633, "hardware": "x86_64, 2 CPU cores",
+    "wall_time_s": 600.0, "references": "Chen et al. 2018",
+    "metrics": {"mig": 0.1613, "test_elbo": -96.77, "active_units": 6},
+    "metric_protocols": {"mig": {"protocol": "disentanglement_lib", "num_train": 10000}},
+}
+CONFIG = {"class_name": "BetaTCVAE", "config": {"latent_dim": 10,
+                                               "architecture": "disentanglement"}}
+
+
+def _split(card):
+    assert card.startswith("---\n")
+    front, body = card[4:].split("\n---\n", 1)
+    return yaml.safe_load(front), body
+
+
+def test_front_matter_is_hugging_face_metadata():
+    front, body = _split(model_card.model_card("tc", CONFIG, METADATA))
+    assert front["library_name"] == "keras" and front["datasets"] == ["dsprites"]
+    assert {"keras-vae", "beta-tcvae"} <= set(front["tags"])
+    results = front["model-index"][0]["results"][0]
+    assert front["model-index"][0]["name"] == "tc"
+    metrics = {m["type"]: m for m in results["metrics"]}
+    assert set(metrics) == {"mig", "test_elbo", "active_units"}
+    assert metrics["mig"]["value"] == pytest.approx(0.1613)
+    assert metrics["mig"]["args"] == {"protocol": "disentanglement_lib", "num_train": 10000}
+    assert "args" not in metrics["test_elbo"]
+    # The prose: the command that made it, the numbers, how to load it.
+    assert "keras-vae train beta_tcvae_dsprites --steps 6000 --learning-rate 0.0005 --seed 3" in body
+    assert "| MIG | 0.1613 |" in body and "| test ELBO (nats) | -96.77 |" in body
+    assert 'keras_vae.from_preset("tc")' in body and "10.0 min" in body
+    assert "Intended use and limits" in body
+
+
+def test_card_refuses_non_json_objects():
+    with pytest.raises(TypeError, match="metadata"):
+        model_card.model_card("x", CONFIG, ["not", "a", "dict"])
+
+
+def test_save_preset_writes_the_card(tmp_path):
+    model = tiny_model(keras_vae.VAE)
+    directory = tmp_path / "digits_vae"
+    presets.save_preset(model, directory, {"dataset": "digits", "metrics": {"test_elbo": -30.5}})
+    front, body = _split((directory / "README.md").read_text())
+    assert front["model-index"][0]["results"][0]["metrics"][0]["value"] == -30.5
+    assert "# digits_vae" in body and "`VAE`" in body
+    assert not [n for n in os.listdir(directory) if n.endswith(".tmp")]
+
+
+def test_presets_json_registry(capsys):
+    assert cli.main(["presets", "--json"]) == 0
+    registry = json.loads(capsys.readouterr().out)
+    assert set(registry) == set(presets.list_presets())
+    for name, entry in registry.items():
+        assert os.path.isfile(os.path.join(entry["path"], presets.WEIGHTS_FILE))
+        assert entry["metadata"]["sha256"] == presets.list_presets()[name]["sha256"]
