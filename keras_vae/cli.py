@@ -354,8 +354,36 @@ def _run_presets(args):
     return 0
 
 
+# === demo ===
+
+def _add_demo(subparsers):
+    from keras_vae import demo
+
+    parser = subparsers.add_parser(
+        "demo", help="the zoo in one command: load, evaluate, plot, export, fine-tune a preset",
+        description=demo.__doc__.splitlines()[0])
+    parser.add_argument("--preset", default=demo.DEFAULT_PRESET,
+                        help="preset name, directory or file:// / hf:// / kaggle:// handle")
+    parser.add_argument("--out", default="out/demo", help="output directory")
+    parser.add_argument("--fine-tune-steps", type=int, default=300,
+                        help="model.fit steps after the evaluation (0 skips)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller evaluation samples (smoke runs)")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=0)
+    parser.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args):
+    from keras_vae import demo
+
+    demo.run_demo(out=args.out, preset=args.preset, fine_tune_steps=args.fine_tune_steps,
+                  seed=args.seed, verbose=args.verbose, quick=args.quick)
+    return 0
+
+
 COMMANDS = [_add_train, _add_evaluate, _add_sample, _add_reconstruct, _add_traverse,
-            _add_presets, _add_export]
+            _add_presets, _add_export, _add_demo]
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from keras_vae import cli
+from keras_vae import presets
 from conftest import BACKEND
 
 
@@ -48,3 +49,18 @@ def test_train_then_use_the_preset(tmp_path, capsys):
         assert os.path.getsize(args[2]) > 0
     assert cli.main(["evaluate", preset, "--num-examples", "64", "--quick"]) == 0
     assert "test_iwae_nll" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow",
+                    reason="the demo runs the same library code on every backend")
+def test_demo_loads_evaluates_exports_and_fine_tunes(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--quick", "--fine-tune-steps", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "sha256 verified" in printed and "mig" in printed
+    diff = float(printed.split("max |diff| ")[1].split()[0])
+    assert diff < 1e-4
+    assert os.path.isfile(out / "export" / "saved_model.pb")
+    meta = json.loads((out / "fine_tuned" / "metadata.json").read_text())
+    shipped = presets.list_presets()["beta_tcvae_dsprites"]
+    assert meta["steps"] == shipped["steps"] + 3 and meta["fine_tuned_from"] == "beta_tcvae_dsprites"
