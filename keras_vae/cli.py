@@ -382,8 +382,61 @@ def _run_demo(args):
     return 0
 
 
+# === study ===
+
+def _add_study(subparsers):
+    from keras_vae import study
+
+    parser = subparsers.add_parser(
+        "study", help="train and report a grid of recipes x hyperparameters x seeds",
+        description="Run a study (each run a resumable `keras-vae train` directory under "
+                    "OUT/runs; finished runs are skipped), then write OUT/study.md, "
+                    "OUT/study.json and OUT/figures/. Named studies: "
+                    + ", ".join(f"{n} ({s.description})" for n, s in study.STUDIES.items()))
+    parser.add_argument("study", choices=sorted(study.STUDIES), metavar="STUDY",
+                        help=f"one of {sorted(study.STUDIES)}")
+    parser.add_argument("--out", default=None, help="output directory (default: studies/STUDY)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds to run")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the runs and the estimated time (measured by two short "
+                             "probe runs per recipe), then stop")
+    parser.add_argument("--report", action="store_true",
+                        help="only write the report from the finished runs")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller evaluation samples (smoke runs)")
+    parser.set_defaults(handler=_run_study)
+
+
+def _run_study(args):
+    from keras_vae import study
+
+    spec = study.get_study(args.study)
+    out = args.out or os.path.join("studies", spec.name)
+    runs = study.plan(spec, steps=args.steps, seeds=args.seeds)
+    if args.report:
+        study.report(spec, out, runs)
+        print(f"wrote {os.path.join(out, 'study.md')}")
+        return 0
+    if args.plan:
+        todo = [r for r in runs if study.run_metadata(out, r) is None]
+        measured = study.measure_run_time(spec, out, quick=args.quick)
+        for recipe, (fixed, rate) in measured.items():
+            print(f"{recipe}: {rate:.1f} steps/s, {fixed:.0f}s per run besides training")
+        seconds = study.estimate_seconds(todo, measured)
+        print(f"{len(runs)} runs ({len(runs) - len(todo)} done), {len(todo)} to train: "
+              f"about {seconds / 3600:.1f} h on this machine")
+        for run in todo:
+            print(f"  {run.name}: {run.steps} steps")
+        return 0
+    rows = study.run_study(spec, out, steps=args.steps, seeds=args.seeds, quick=args.quick)
+    print(study.markdown_table(rows))
+    print(f"wrote {os.path.join(out, 'study.md')}")
+    return 0
+
+
 COMMANDS = [_add_train, _add_evaluate, _add_sample, _add_reconstruct, _add_traverse,
-            _add_presets, _add_export, _add_demo]
+            _add_presets, _add_export, _add_demo, _add_study]
 
 
 if __name__ == "__main__":

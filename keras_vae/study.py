@@ -1,0 +1,370 @@
+"""Studies: grids of recipes x hyperparameters x seeds, run and reported as the literature does.
+
+Disentanglement scores vary more between random seeds than between methods
+(Locatello et al. 2019, "Challenging common assumptions in the unsupervised
+learning of disentangled representations", ICML), so a method is compared by
+the distribution of its scores over seeds and settings: medians and
+interquartile ranges, violin plots per method, and reconstruction against
+disentanglement.
+
+A study is a `Study`: for each recipe, the values of one (or more) model
+hyperparameters, and the seeds. `run_study` trains every run as its own
+resumable `keras-vae train` directory (`OUT/runs/<run>`), in a subprocess so
+that runs do not share state; a run whose preset already holds its metrics
+for the requested steps is skipped, so an interrupted study picks up where it
+stopped. `plan` lists the runs and estimates the study's time from a
+measured steps/s; `report` writes `OUT/study.md`, `OUT/study.json` and PNG
+plots.
+"""
+
+import dataclasses
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from keras_vae import _validation
+
+RUNS_DIR = "runs"
+RECIPES_DIR = "recipes"
+# Metrics shown in the study table and plots, with their column titles.
+TABLE_METRICS = (
+    ("mig", "MIG"), ("factor_vae_score", "FactorVAE"), ("dci_disentanglement", "DCI D"),
+    ("sap", "SAP"), ("beta_vae_score", "BetaVAE"), ("test_reconstruction_loss", "recon (nats)"),
+    ("test_elbo", "test ELBO"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A grid of recipes x hyperparameter values x seeds.
+
+    Attributes:
+        name: the study's name.
+        grid: `{recipe: {model_argument: (value, ...)}}`; a recipe with an
+            empty dict runs its own settings. Several arguments of one recipe
+            are crossed.
+        seeds: the seeds every setting is trained with.
+        steps: training steps per run (None: each recipe's own).
+        learning_rate: Adam learning rate for every run (None: each recipe's).
+        description: one line, with the source of the grid.
+    """
+
+    name: str
+    grid: dict
+    seeds: tuple = (0, 1, 2)
+    steps: int = None
+    learning_rate: float = None
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run of a study."""
+
+    recipe: str
+    overrides: tuple  # ((argument, value), ...)
+    seed: int
+    steps: int
+
+    @property
+    def setting(self):
+        """`"beta=4"`-style label of the hyperparameters ("default" if none)."""
+        return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in self.overrides) or "default"
+
+    @property
+    def method(self):
+        """The recipe's name (a recipe file's name without `.py`)."""
+        base = os.path.basename(os.fspath(self.recipe))
+        return base[:-3] if base.endswith(".py") else base
+
+    @property
+    def name(self):
+        setting = self.setting.replace("=", "-").replace(",", "_")
+        return f"{self.method}__{setting}__seed{self.seed}"
+
+
+# disentanglement_lib's unsupervised_study_v1 (Locatello et al. 2019, table 2
+# of the appendix): six methods, six values of each one's regularization
+# strength, batch 64, Adam 1e-4, 300,000 steps; the paper trained 50 seeds.
+UNSUPERVISED_STUDY_V1 = Study(
+    name="unsupervised_study_v1",
+    grid={
+        "beta_vae_dsprites": {"beta": (1.0, 2.0, 4.0, 6.0, 8.0, 16.0)},
+        "annealed_vae_dsprites": {"c_max": (5.0, 10.0, 25.0, 50.0, 75.0, 100.0)},
+        "factor_vae_dsprites": {"gamma": (10.0, 20.0, 30.0, 40.0, 50.0, 100.0)},
+        "dip_vae_i_dsprites": {"lambda_od": (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)},
+        "dip_vae_ii_dsprites": {"lambda_od": (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)},
+        "beta_tcvae_dsprites": {"beta": (1.0, 2.0, 4.0, 6.0, 8.0, 10.0)},
+    },
+    seeds=tuple(range(50)),
+    steps=300_000,
+    learning_rate=1e-4,
+    description="disentanglement_lib unsupervised_study_v1 (Locatello et al. 2019): "
+                "6 methods x 6 settings x 50 seeds, 300k steps",
+)
+
+# The six methods at one setting each (the one disentanglement_lib's best
+# models favour), three seeds, a CPU budget of steps.
+CPU_STUDY = Study(
+    name="cpu_dsprites",
+    grid={
+        "vae_dsprites": {},
+        "beta_vae_dsprites": {"beta": (4.0,)},
+        "annealed_vae_dsprites": {},
+        "factor_vae_dsprites": {},
+        "dip_vae_i_dsprites": {},
+        "dip_vae_ii_dsprites": {},
+        "beta_tcvae_dsprites": {},
+    },
+    seeds=(0, 1, 2),
+    steps=6_000,
+    learning_rate=5e-4,
+    description="each method at its recipe's setting, 3 seeds, 6,000 steps at lr 5e-4 "
+                "(a CPU budget)",
+)
+
+STUDIES = {study.name: study for study in (UNSUPERVISED_STUDY_V1, CPU_STUDY)}
+
+
+def get_study(name_or_study):
+    """A `Study` from itself or a named study."""
+    if isinstance(name_or_study, Study):
+        return name_or_study
+    if name_or_study in STUDIES:
+        return STUDIES[name_or_study]
+    raise ValueError(f"Unknown study {name_or_study!r}; expected one of {sorted(STUDIES)} "
+                     f"or a keras_vae.study.Study. Received: study={name_or_study!r}")
+
+
+def plan(study, steps=None, seeds=None):
+    """The study's runs, in the order they are trained (seed-major, so a
+    partial study has every setting at its first seeds).
+
+    Args:
+        steps: overrides the study's steps per run.
+        seeds: overrides the study's seeds.
+    """
+    from keras_vae import recipes
+
+    study = get_study(study)
+    if steps is not None:
+        steps = _validation.check_int("steps", steps, minimum=1)
+    seeds = study.seeds if seeds is None else tuple(
+        _validation.check_int("seeds", s, minimum=0) for s in seeds)
+    if not seeds:
+        raise ValueError(f"A study needs at least one seed. Received: seeds={seeds!r}")
+    settings = []
+    for recipe_name, arguments in study.grid.items():
+        recipe = recipes.load_recipe(recipe_name)
+        names = sorted(arguments)
+        for values in itertools.product(*(arguments[n] for n in names)):
+            settings.append((recipe_name, tuple(zip(names, values)),
+                             steps or study.steps or recipe.steps))
+    return [Run(recipe, overrides, seed, run_steps)
+            for seed in seeds for recipe, overrides, run_steps in settings]
+
+
+def _recipe_file(out, run, learning_rate):
+    """Writes the run's recipe (the base recipe with its overrides) as a file."""
+    folder = os.path.join(out, RECIPES_DIR)
+    os.makedirs(folder, exist_ok=True)
+    name = run.name.rsplit("__seed", 1)[0]
+    path = os.path.join(folder, f"{name}.py")
+    base = os.path.abspath(run.recipe) if run.recipe.endswith(".py") else run.recipe
+    text = (
+        '"""Written by keras_vae.study: a shipped recipe with a study\'s overrides."""\n\n'
+        "import dataclasses\n\nfrom keras_vae.recipes import load_recipe\n\n"
+        f"_BASE = load_recipe({base!r})\n"
+        "RECIPE = dataclasses.replace(\n    _BASE,\n"
+        f"    model_kwargs={{**_BASE.model_kwargs, **{dict(run.overrides)!r}}},\n"
+        + (f"    learning_rate={learning_rate!r},\n" if learning_rate is not None else "")
+        + ")\n"
+    )
+    _atomic_write(path, text)
+    return path
+
+
+def _atomic_write(path, text):
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+def run_metadata(out, run):
+    """The finished run's preset metadata, or None if it has not finished."""
+    path = os.path.join(out, RUNS_DIR, run.name, "preset", "metadata.json")
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if meta.get("steps") != run.steps or "metrics" not in meta:
+        return None
+    return meta
+
+
+def _train_command(out, run, learning_rate, quick):
+    command = [sys.executable, "-m", "keras_vae.cli", "train",
+               _recipe_file(out, run, learning_rate), "--steps", str(run.steps),
+               "--seed", str(run.seed), "--out", os.path.join(out, RUNS_DIR, run.name),
+               "--no-export", "--verbose", "0"]
+    return command + (["--quick"] if quick else [])
+
+
+def measure_run_time(study, out, probe_steps=30, quick=False):
+    """Seconds per run of each recipe: a probe run's fixed cost plus steps/s.
+
+    Trains the first setting of every recipe twice in a scratch folder, for
+    `probe_steps` and `2 * probe_steps` steps, each timed end to end (process
+    start, data, training, evaluation, figures); the difference gives the
+    steps/s, the rest the fixed cost.
+
+    Returns:
+        `{recipe: (fixed_seconds, steps_per_second)}`.
+    """
+    study = get_study(study)
+    probe_steps = _validation.check_int("probe_steps", probe_steps, minimum=1)
+    scratch = os.path.join(out, "probe")
+    measured = {}
+    for run in plan(study, steps=probe_steps, seeds=(0,)):
+        if run.recipe in measured:
+            continue
+        times = []
+        for steps in (probe_steps, 2 * probe_steps):
+            probe = dataclasses.replace(run, steps=steps, seed=len(times))
+            tic = time.perf_counter()
+            _execute(_train_command(scratch, probe, study.learning_rate, quick), probe)
+            times.append(time.perf_counter() - tic)
+        per_step = max((times[1] - times[0]) / probe_steps, 1e-6)
+        measured[run.recipe] = (max(times[0] - probe_steps * per_step, 0.0), 1.0 / per_step)
+    return measured
+
+
+def estimate_seconds(runs, measured):
+    """The study's estimated seconds from `measure_run_time`'s numbers."""
+    return sum(measured[r.recipe][0] + r.steps / measured[r.recipe][1] for r in runs)
+
+
+def _execute(command, run):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise RuntimeError(f"Run {run.name} failed (exit {result.returncode}): {tail[0]}. "
+                           f"Command: {' '.join(command)}")
+
+
+def run_study(study, out, steps=None, seeds=None, quick=False, log=print):
+    """Trains every unfinished run of the study into `out/runs/`, then reports.
+
+    Returns:
+        The report's rows (see `aggregate`).
+    """
+    study = get_study(study)
+    out = os.fspath(out)
+    runs = plan(study, steps=steps, seeds=seeds)
+    os.makedirs(out, exist_ok=True)
+    _atomic_write(os.path.join(out, "plan.json"), json.dumps(
+        {"study": study.name, "runs": [dataclasses.asdict(r) | {"name": r.name} for r in runs]},
+        indent=2))
+    for index, run in enumerate(runs, 1):
+        if run_metadata(out, run) is not None:
+            log(f"[{index}/{len(runs)}] {run.name}: done, skipped")
+            continue
+        tic = time.perf_counter()
+        _execute(_train_command(out, run, study.learning_rate, quick), run)
+        log(f"[{index}/{len(runs)}] {run.name}: trained {run.steps} steps in "
+            f"{time.perf_counter() - tic:.0f}s")
+    return report(study, out, runs)
+
+
+def collect(out, runs):
+    """`[(run, metrics)]` of the finished runs."""
+    found = []
+    for run in runs:
+        meta = run_metadata(out, run)
+        if meta is not None:
+            found.append((run, meta["metrics"]))
+    return found
+
+
+def _quartiles(values):
+    q25, median, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(median), float(q25), float(q75)
+
+
+def aggregate(results):
+    """Per (recipe, setting) and per recipe: each metric's median and IQR.
+
+    Returns:
+        A list of rows `{"recipe", "setting", "runs", "metrics": {name:
+        {"median", "q25", "q75"}}}`; rows whose setting is `"all"` pool every
+        setting and seed of the recipe.
+    """
+    groups = {}
+    for run, metrics in results:
+        for key in ((run.method, run.setting), (run.method, "all")):
+            groups.setdefault(key, []).append(metrics)
+    rows = []
+    for (recipe, setting), members in sorted(groups.items()):
+        summary = {}
+        for name in sorted({k for m in members for k in m}):
+            values = [m[name] for m in members if isinstance(m.get(name), (int, float))]
+            if values:
+                median, q25, q75 = _quartiles(values)
+                summary[name] = {"median": median, "q25": q25, "q75": q75}
+        rows.append({"recipe": recipe, "setting": setting, "runs": len(members),
+                     "metrics": summary})
+    return rows
+
+
+def markdown_table(rows, metrics=TABLE_METRICS):
+    """The rows as Markdown: `median [q25, q75]` per metric."""
+    present = [(k, t) for k, t in metrics if any(k in r["metrics"] for r in rows)]
+    lines = ["| recipe | setting | runs | " + " | ".join(t for _, t in present) + " |",
+             "| --- | --- | ---: | " + " | ".join("---" for _ in present) + " |"]
+    for row in rows:
+        cells = []
+        for key, _ in present:
+            m = row["metrics"].get(key)
+            cells.append("-" if m is None else
+                         f"{m['median']:.3g} [{m['q25']:.3g}, {m['q75']:.3g}]")
+        lines.append(f"| `{row['recipe']}` | {row['setting']} | {row['runs']} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report(study, out, runs=None):
+    """Writes `study.md`, `study.json` and the plots; returns the rows."""
+    from keras_vae import plots
+
+    study = get_study(study)
+    runs = plan(study) if runs is None else runs
+    results = collect(out, runs)
+    rows = aggregate(results)
+    figures = {}
+    if results:
+        figures = plots.study_figures(
+            [(r.method, m) for r, m in results], os.path.join(out, "figures"),
+            metrics=[k for k, _ in TABLE_METRICS])
+    payload = {"study": study.name, "description": study.description,
+               "finished_runs": len(results), "planned_runs": len(runs), "rows": rows,
+               "runs": [{"name": r.name, "recipe": r.method, "setting": r.setting,
+                         "seed": r.seed, "steps": r.steps, "metrics": m} for r, m in results],
+               "figures": {k: os.path.relpath(v, out) for k, v in figures.items()}}
+    _atomic_write(os.path.join(out, "study.json"), json.dumps(payload, indent=2, sort_keys=True))
+    text = [f"# Study {study.name}", "", study.description, "",
+            f"{len(results)} of {len(runs)} runs finished. Each cell: median "
+            "[25th, 75th percentile] over the runs of that row.", "", markdown_table(rows), ""]
+    text += [f"![{k}]({os.path.relpath(v, out)})" for k, v in figures.items()]
+    _atomic_write(os.path.join(out, "study.md"), "\n".join(text) + "\n")
+    return rows

@@ -1,0 +1,102 @@
+"""Studies: a tiny grid trained in subprocesses, interrupted, resumed and reported."""
+
+import json
+import os
+import time
+
+import pytest
+
+from keras_vae import study
+from conftest import BACKEND
+
+RECIPE = '''
+from keras_vae.recipes import Recipe
+
+RECIPE = Recipe(
+    name="{name}", description="tiny digits model for the study tests", model="{model}",
+    model_kwargs=dict(input_shape=(8, 8, 1), latent_dim=2, architecture="mlp",
+                      network_kwargs={{"hidden_units": [16]}}{extra}),
+    dataset="digits", batch_size=32, learning_rate=1e-3, steps=5, metrics=("elbo",),
+)
+'''
+
+
+def _recipes(tmp_path):
+    paths = []
+    for name, model, extra in (("tiny_vae", "VAE", ""), ("tiny_beta", "BetaVAE", ", beta=2.0")):
+        path = tmp_path / f"{name}.py"
+        path.write_text(RECIPE.format(name=name, model=model, extra=extra))
+        paths.append(str(path))
+    return paths
+
+
+def test_plan_crosses_settings_and_seeds(tmp_path):
+    vae, beta = _recipes(tmp_path)
+    spec = study.Study(name="t", grid={vae: {}, beta: {"beta": (1.0, 4.0)}}, seeds=(0, 1),
+                       steps=7)
+    runs = study.plan(spec)
+    assert len(runs) == 6 and {r.steps for r in runs} == {7}
+    assert [r.seed for r in runs] == [0, 0, 0, 1, 1, 1]  # seed-major
+    assert runs[1].name == "tiny_beta__beta-1__seed0" and runs[0].setting == "default"
+    assert len({r.name for r in runs}) == 6
+    with pytest.raises(ValueError, match="seed"):
+        study.plan(spec, seeds=())
+    with pytest.raises(ValueError, match="Unknown study"):
+        study.get_study("nope")
+
+
+def test_aggregate_gives_medians_and_quartiles():
+    runs = [study.Run("a", (("beta", 2.0),), s, 5) for s in range(4)]
+    values = [0.1, 0.2, 0.3, 0.9]
+    rows = study.aggregate([(r, {"mig": v}) for r, v in zip(runs, values)])
+    by_setting = {row["setting"]: row for row in rows}
+    assert set(by_setting) == {"beta=2", "all"}
+    mig = by_setting["beta=2"]["metrics"]["mig"]
+    assert mig["median"] == pytest.approx(0.25)
+    assert mig["q25"] == pytest.approx(0.175) and mig["q75"] == pytest.approx(0.45)
+    assert "0.25 [0.175, 0.45]" in study.markdown_table(rows)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow",
+                    reason="runs are subprocesses of the same library code on every backend")
+def test_tiny_study_resumes_reports_and_estimates(tmp_path):
+    vae, beta = _recipes(tmp_path)
+    spec = study.Study(name="tiny", grid={vae: {}, beta: {"beta": (3.0,)}}, seeds=(0, 1),
+                       steps=4)
+    out = tmp_path / "study"
+    measured = study.measure_run_time(spec, str(out), probe_steps=4)
+    assert set(measured) == {vae, beta}
+    estimate = study.estimate_seconds(study.plan(spec), measured)
+
+    def interrupt_after_two(message, seen=[]):
+        seen.append(message)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+    tic = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        study.run_study(spec, str(out), log=interrupt_after_two)
+    finished = [r for r in study.plan(spec) if study.run_metadata(str(out), r)]
+    assert len(finished) == 2
+    stamps = {r.name: os.path.getmtime(out / "runs" / r.name / "preset" / "metadata.json")
+              for r in finished}
+    log = []
+    rows = study.run_study(spec, str(out), log=log.append)
+    elapsed = time.perf_counter() - tic
+    assert sum("skipped" in line for line in log) == 2
+    for name, stamp in stamps.items():  # finished runs were not trained again
+        assert os.path.getmtime(out / "runs" / name / "preset" / "metadata.json") == stamp
+    assert estimate / 2 <= elapsed <= estimate * 2, (estimate, elapsed)
+
+    report = json.loads((out / "study.json").read_text())
+    assert report["finished_runs"] == 4
+    pooled = {(r["recipe"], r["setting"]): r for r in rows}
+    assert pooled[("tiny_beta", "beta=3")]["runs"] == 2
+    elbos = [r["metrics"]["test_elbo"] for r in report["runs"] if r["recipe"] == "tiny_vae"]
+    median = pooled[("tiny_vae", "all")]["metrics"]["test_elbo"]["median"]
+    assert median == pytest.approx(sum(elbos) / 2)  # the median of two runs
+    assert "| `tiny_beta` | beta=3 | 2 |" in (out / "study.md").read_text()
+    for figure in report["figures"].values():
+        assert os.path.getsize(out / figure) > 1000
+    config = json.loads((out / "runs" / "tiny_beta__beta-3__seed1" / "preset" /
+                         "config.json").read_text())
+    assert config["config"]["beta"] == 3.0
