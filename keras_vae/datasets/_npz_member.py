@@ -130,6 +130,14 @@ def npz_members(path):
     members = {}
     with open(path, "rb") as f:
         for info in infos:
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(
+                    f"The array {info.filename!r} of {path!r} is compressed "
+                    "(np.savez_compressed), so it cannot be read without "
+                    "decompressing the whole array. Use DeepMind's file as "
+                    "released (stored uncompressed), or rewrite the arrays "
+                    "with np.savez. Received: path=" + repr(path)
+                )
             f.seek(info.header_offset)
             local = f.read(30)
             if len(local) != 30 or local[:4] != _LOCAL_HEADER:
@@ -143,15 +151,6 @@ def npz_members(path):
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
             if dtype.hasobject:
                 continue
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise ValueError(
-                    f"The array {info.filename!r} of {path!r} is compressed "
-                    "(np.savez_compressed), so it cannot be read without "
-                    "decompressing the whole array. Rewrite the file "
-                    "uncompressed, e.g. `np.savez(out, **np.load(path))` on a "
-                    "machine with enough memory, or use the original "
-                    "DeepMind file. Received: path=" + repr(path)
-                )
             if fortran and len(shape) > 1:
                 raise ValueError(
                     f"The array {info.filename!r} of {path!r} is stored in "

@@ -43,11 +43,12 @@ def _possible_values():
     }
 
 
-@functools.lru_cache(maxsize=1)
-def _geometry_key():
-    """A short hash of the span table, naming the on-disk cache file."""
+def _geometry_key(table):
+    """A short hash of a span table, naming the on-disk cache file: a new
+    geometry never reads images cached for an old one."""
     digest = hashlib.sha1(b"dsprites-spans-v2")
-    digest.update(np.ascontiguousarray(sprites.span_table()).tobytes())
+    digest.update(repr(table.shape).encode())
+    digest.update(np.ascontiguousarray(table).tobytes())
     return digest.hexdigest()[:12]
 
 
@@ -109,7 +110,7 @@ class DSprites:
         self._cache = None
         if cache_dir is not None:
             path = os.path.join(
-                os.fspath(cache_dir), f"dsprites-{_geometry_key()}.bits"
+                os.fspath(cache_dir), f"dsprites-{_geometry_key(sprites.span_table())}.bits"
             )
             self._cache = PackedBitsCache(
                 path, NUM_IMAGES, sprites.IMAGE_SIZE**2, self._render
