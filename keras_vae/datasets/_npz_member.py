@@ -2,10 +2,12 @@
 
 `np.load(..., mmap_mode="r")` cannot map an array inside an `.npz` (a zip
 archive), and mapping the whole 2.9 GB image array keeps every page read in
-the process's resident memory. These readers instead find where an array's
-bytes start and read the rows a batch needs with `os.preadv`, so memory
-stays flat however much of the file is read, and reads from several threads
-do not interfere (no shared file position).
+the process's resident memory. For an array stored uncompressed (`np.savez`)
+`RowReader` instead finds where its bytes start and reads the rows a batch
+needs with `os.preadv`, so memory stays flat however much of the file is
+read, and reads from several threads do not interfere (no shared file
+position). An array compressed in the zip (`np.savez_compressed`) can only
+be read front to back: `CompressedMember` streams it in chunks.
 """
 
 import os
@@ -19,6 +21,8 @@ _LOCAL_HEADER = b"PK\x03\x04"
 
 class RowReader:
     """Reads rows of a C-ordered array stored at a fixed offset of a file.
+
+    It reads any rows in any order (`compressed` is False).
 
     Args:
         path: The file.
@@ -43,6 +47,8 @@ class RowReader:
             )
         self._fd = None
         self._pid = None
+
+    compressed = False
 
     def _descriptor(self):
         # One descriptor per process (a forked worker opens its own).
@@ -103,25 +109,103 @@ class RowReader:
         self._read_into(out, 0)
         return out
 
+    def chunks(self, rows):
+        """Yields the array front to back, `rows` rows at a time."""
+        for start in range(0, self.shape[0], rows):
+            yield self.rows(np.arange(start, min(start + rows, self.shape[0])))
 
-def npz_members(path):
-    """`RowReader`s of the arrays of an uncompressed `.npz` file.
+
+class CompressedMember:
+    """A deflated array of an `.npz`, read front to back in chunks.
 
     Args:
-        path: An `.npz` file written by `np.savez` (not `np.savez_compressed`).
+        path: The `.npz` file.
+        name: The member's name, e.g. `"imgs.npy"`.
+        dtype, shape: The array's dtype and shape (from its header).
+    """
+
+    compressed = True
+
+    def __init__(self, path, name, dtype, shape):
+        self.path, self.name = path, name
+        self.dtype, self.shape = np.dtype(dtype), tuple(shape)
+
+    def chunks(self, rows):
+        """Yields the array front to back, `rows` rows at a time."""
+        row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+        with zipfile.ZipFile(self.path) as archive, archive.open(self.name) as f:
+            _read_header(f)
+            for start in range(0, self.shape[0], rows):
+                count = min(rows, self.shape[0] - start)
+                data = f.read(count * row_bytes)
+                if len(data) != count * row_bytes:
+                    raise ValueError(
+                        f"The array {self.name!r} of {self.path!r} is truncated. "
+                        f"Received: path={self.path!r}"
+                    )
+                yield np.frombuffer(data, self.dtype).reshape((count,) + self.shape[1:])
+
+    def read_all(self):
+        """The whole array (decompresses it into memory)."""
+        out = np.empty(self.shape, self.dtype)
+        start = 0
+        for block in self.chunks(65536):
+            out[start : start + len(block)] = block
+            start += len(block)
+        return out
+
+
+class ArrayRows:
+    """The `RowReader` interface over an array in memory."""
+
+    compressed = False
+
+    def __init__(self, array):
+        self._array = array
+        self.dtype, self.shape = array.dtype, array.shape
+
+    def rows(self, indices):
+        return self._array[np.asarray(indices, np.int64).reshape(-1)]
+
+    def read_all(self):
+        return self._array.copy()
+
+    def chunks(self, rows):
+        for start in range(0, self.shape[0], rows):
+            yield self._array[start : start + rows]
+
+
+def _read_header(f):
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    return np.lib.format.read_array_header_2_0(f)
+
+
+def npz_members(path):
+    """Readers of the arrays of an `.npz` file.
+
+    Args:
+        path: An `.npz` file written by `np.savez` or `np.savez_compressed`.
 
     Returns:
-        Dict from array name (without `.npy`) to `RowReader`. Arrays of
-        Python objects (such as dSprites' `metadata`) are skipped.
+        Dict from array name (without `.npy`) to a `RowReader` (arrays
+        stored uncompressed) or a `CompressedMember` (deflated arrays).
+        Arrays of Python objects (such as dSprites' `metadata`) are skipped.
 
     Raises:
-        ValueError: If the file is not a zip archive, or an array is
-            compressed or not C-ordered.
+        ValueError: If the file is not a zip archive, or an array is not
+            C-ordered.
     """
     path = os.fspath(path)
     try:
         with zipfile.ZipFile(path) as archive:
             infos = [i for i in archive.infolist() if i.filename.endswith(".npy")]
+            headers = {}
+            for info in infos:
+                if info.compress_type != zipfile.ZIP_STORED:
+                    with archive.open(info) as f:
+                        headers[info.filename] = _read_header(f)
     except zipfile.BadZipFile:
         raise ValueError(
             f"The file {path!r} is not an .npz (zip) archive. "
@@ -130,25 +214,18 @@ def npz_members(path):
     members = {}
     with open(path, "rb") as f:
         for info in infos:
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise ValueError(
-                    f"The array {info.filename!r} of {path!r} is compressed "
-                    "(np.savez_compressed), so it cannot be read without "
-                    "decompressing the whole array. Use DeepMind's file as "
-                    "released (stored uncompressed), or rewrite the arrays "
-                    "with np.savez. Received: path=" + repr(path)
-                )
-            f.seek(info.header_offset)
-            local = f.read(30)
-            if len(local) != 30 or local[:4] != _LOCAL_HEADER:
-                raise ValueError(f"Corrupt zip entry {info.filename!r} in {path!r}.")
-            name_len, extra_len = struct.unpack("<HH", local[26:30])
-            f.seek(info.header_offset + 30 + name_len + extra_len)
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            if info.filename in headers:
+                shape, fortran, dtype = headers[info.filename]
+                offset = None
             else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                f.seek(info.header_offset)
+                local = f.read(30)
+                if len(local) != 30 or local[:4] != _LOCAL_HEADER:
+                    raise ValueError(f"Corrupt zip entry {info.filename!r} in {path!r}.")
+                name_len, extra_len = struct.unpack("<HH", local[26:30])
+                f.seek(info.header_offset + 30 + name_len + extra_len)
+                shape, fortran, dtype = _read_header(f)
+                offset = f.tell()
             if dtype.hasobject:
                 continue
             if fortran and len(shape) > 1:
@@ -156,12 +233,18 @@ def npz_members(path):
                     f"The array {info.filename!r} of {path!r} is stored in "
                     "Fortran order; expected C order. Received: path=" + repr(path)
                 )
-            members[info.filename[: -len(".npy")]] = RowReader(path, f.tell(), dtype, shape)
+            name = info.filename[: -len(".npy")]
+            if offset is None:
+                members[name] = CompressedMember(path, info.filename, dtype, shape)
+            else:
+                members[name] = RowReader(path, offset, dtype, shape)
     return members
 
 
 class HDF5Rows:
     """The `RowReader` interface over an h5py dataset."""
+
+    compressed = False
 
     def __init__(self, dataset):
         self._dataset = dataset
@@ -181,3 +264,7 @@ class HDF5Rows:
 
     def read_all(self):
         return self._dataset[()]
+
+    def chunks(self, rows):
+        for start in range(0, self.shape[0], rows):
+            yield self._dataset[start : start + rows]

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from keras_vae.datasets import sprites
+from keras_vae.datasets._npz_member import ArrayRows
 from keras_vae.datasets._npz_member import HDF5Rows
 from keras_vae.datasets._npz_member import npz_members
 from keras_vae.datasets._packed_cache import PackedBitsCache
@@ -123,23 +124,34 @@ class DSprites:
         self._values = values
 
     @classmethod
-    def from_file(cls, path):
+    def from_file(cls, path, cache_dir=None):
         """Opens DeepMind's dSprites file, reading images on demand.
 
         Reads `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz` (the arrays
-        `imgs`, uint8 `(737280, 64, 64)`, `latents_classes` and
-        `latents_values`, `(737280, 6)`; the `metadata` is not read) or the
-        `.hdf5` release (datasets `imgs`, `latents/classes`,
-        `latents/values`; needs h5py). Only the latent classes are read
-        when opening, to check that the images are stored in the published
-        order; images are read per batch, so memory stays flat while
-        streaming. Files in the same format with fewer classes per latent
-        (each latent's classes `0..n-1`, every combination once, posY
-        fastest) are read too.
+        `imgs`, uint8 `(737280, 64, 64)` of 0/1, `latents_classes` and
+        `latents_values`, `(737280, 6)`; the pickled `metadata` is not
+        read) or the `.hdf5` release (datasets `imgs`, `latents/classes`,
+        `latents/values`; needs h5py). The latent classes are read when
+        opening, to check that the images are stored in the published
+        order. Images are then read per batch, so memory stays flat while
+        streaming:
+
+        - from an `.npz` whose `imgs` is stored uncompressed (`np.savez`),
+          straight from the file;
+        - from an `.npz` whose `imgs` is compressed (`np.savez_compressed`),
+          which cannot be read out of order, through a packed-bits copy
+          of the images (377 MB for the full dataset, one pixel per bit)
+          decompressed once, chunk by chunk, into `cache_dir`;
+        - from the `.hdf5` file through h5py.
+
+        Files in the same format with fewer classes per latent (each
+        latent's classes `0..n-1`, every combination once, posY fastest)
+        are read too.
 
         Args:
-            path: Path of the `.npz` (uncompressed, as released) or `.hdf5`
-                file.
+            path: Path of the `.npz` or `.hdf5` file.
+            cache_dir: Folder of the packed-bits copy of compressed images
+                (default: the file's folder).
 
         Returns:
             A `DSprites` backed by the file.
@@ -150,10 +162,10 @@ class DSprites:
         """
         self = cls.__new__(cls)
         self._cache = None
-        self._open(os.fspath(path))
+        self._open(os.fspath(path), cache_dir)
         return self
 
-    def _open(self, path):
+    def _open(self, path, cache_dir):
         if not os.path.isfile(path):
             raise FileNotFoundError(
                 f"No dSprites file at {path!r}. Download "
@@ -178,6 +190,8 @@ class DSprites:
         _check_member(path, "imgs", imgs, np.uint8, (n, 64, 64))
         _check_member(path, "latents_classes", classes, np.integer, (n, 6))
         _check_member(path, "latents_values", values, np.floating, (n, 6))
+        if classes.compressed:  # 35 MB at full size; checked, then dropped
+            classes = ArrayRows(classes.read_all())
         sizes = classes.rows([n - 1])[0].astype(np.int64) + 1 if n else np.zeros(6)
         if n == 0 or np.prod(sizes) != n:
             raise ValueError(
@@ -188,11 +202,21 @@ class DSprites:
         self._set_layout(sizes, {})
         _check_grid_order(path, classes, self)
         # Value of class k of latent i: its value where the other classes are 0.
+        value_rows = ArrayRows(values.read_all()) if values.compressed else values
         grids = {}
         for i, name in enumerate(LATENTS_NAMES):
             rows = np.arange(sizes[i]) * self.latents_bases[i]
-            grids[name] = values.rows(rows)[:, i].astype(np.float64)
+            grids[name] = value_rows.rows(rows)[:, i].astype(np.float64)
         self._values = grids
+        if imgs.compressed:
+            folder = os.path.dirname(os.path.abspath(path)) if cache_dir is None else cache_dir
+            bits = os.path.join(
+                os.fspath(folder),
+                f"{os.path.basename(path)}.imgs-{os.path.getsize(path)}.bits",
+            )
+            readers["imgs"] = _PackedImages(
+                PackedBitsCache(bits, n, 64 * 64, _sequential(imgs, 16384), 16384)
+            )
         self._file = path
         self._readers = readers
 
@@ -358,6 +382,32 @@ class DSprites:
         return self.sample(num, random_state)[1]
 
 
+class _PackedImages:
+    """Images `(n, 64, 64)` read from a `PackedBitsCache`."""
+
+    def __init__(self, cache):
+        self.cache = cache
+
+    def rows(self, indices):
+        return self.cache.rows(indices).reshape(-1, 64, 64)
+
+
+def _sequential(member, chunk):
+    """`render(indices)` for `PackedBitsCache` from a front-to-back reader:
+    the cache asks for consecutive chunks, in order."""
+    stream = member.chunks(chunk)
+    expected = [0]
+
+    def render(indices):
+        if len(indices) == 0 or indices[0] != expected[0]:
+            raise RuntimeError("Compressed dSprites images must be read in order.")
+        block = next(stream)
+        expected[0] += len(block)
+        return block.reshape(len(block), -1)
+
+    return render
+
+
 def _hdf5_readers(path):
     try:
         import h5py
@@ -410,10 +460,10 @@ def open_dsprites(data_dir=None):
 
     Args:
         data_dir: None (procedural images); the path of DeepMind's `.npz`
-            or `.hdf5` file; or a folder. A folder holding
-            `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz` (or `.hdf5`)
-            gives that file; any other folder is the on-disk cache of the
-            procedural images.
+            or `.hdf5` file (`DSprites.from_file`); or a folder. A folder
+            holding `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz` (or
+            `.hdf5`) gives that file; any other folder is the on-disk cache
+            of the procedural images.
 
     Returns:
         A `DSprites`.
