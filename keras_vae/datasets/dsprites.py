@@ -78,8 +78,8 @@ class DSprites:
     `keras_vae.datasets.sprites`): the same shapes, sizes, rotation and
     position mapping, so that, like the original, orientations 0 and 2 pi
     (classes 0 and 39) draw the same image. Images are drawn from a table
-    of row spans (built once per process, under a second), so the 2.9 GB
-    image array never exists in memory.
+    of row spans built once per process, so the 2.9 GB image array never
+    exists in memory.
 
     `DSprites.from_file(path)` reads DeepMind's file instead, lazily, with
     the same interface.
@@ -90,8 +90,8 @@ class DSprites:
     Args:
         cache_dir: Optional folder for an on-disk cache of all procedural
             images as packed bits (about 377 MB, built once in chunks, then
-            read through `np.memmap`). Drawing is fast enough that it is
-            rarely worth it.
+            read per batch). Drawing is fast enough that it is rarely worth
+            it. Its file name changes with the geometry.
 
     Example:
 

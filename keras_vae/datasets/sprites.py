@@ -232,17 +232,14 @@ def span_table():
 
 @functools.lru_cache(maxsize=1)
 def _row_bits():
-    """uint64 table `(65, 65)`: bits `lo..hi` set at `[lo, hi + 1]`."""
-    lo = np.arange(65, dtype=np.uint64)[:, None]
-    hi_plus = np.arange(65, dtype=np.uint64)[None, :]
-    ones = np.uint64(2**64 - 1)
-    below_hi = np.where(
-        hi_plus >= 64, ones, (np.uint64(1) << np.minimum(hi_plus, 63)) - np.uint64(1)
+    """uint64 table `(65, 65)`: at `[lo, stop]`, a row with columns
+    `lo..stop - 1` on (bit c is column c); 0 when `stop <= lo`."""
+    k = np.arange(65, dtype=np.uint64)
+    # below[k]: the bits 0..k-1 set.
+    below = np.where(
+        k >= 64, np.uint64(2**64 - 1), (np.uint64(1) << np.minimum(k, 63)) - np.uint64(1)
     )
-    below_lo = np.where(
-        lo >= 64, ones, (np.uint64(1) << np.minimum(lo, 63)) - np.uint64(1)
-    )
-    bits = below_hi & ~below_lo  # empty when hi + 1 <= lo
+    bits = below[None, :] & ~below[:, None]
     bits.setflags(write=False)
     return bits
 
@@ -263,8 +260,8 @@ def rasterize(spans, pivot_x, first_row):
     n = len(pivot_x)
     ends = spans.astype(np.float64) + np.asarray(pivot_x, np.float64)[:, None, None, None]
     lo = np.clip(np.ceil(ends[..., 0]), 0, 64).astype(np.intp)
-    hi = np.clip(np.floor(ends[..., 1]) + 1, 0, 64).astype(np.intp)
-    rows = _row_bits()[lo, hi]
+    stop = np.clip(np.floor(ends[..., 1]) + 1, 0, 64).astype(np.intp)
+    rows = _row_bits()[lo, stop]
     rows = np.bitwise_or.reduce(rows, axis=-1)
     image_rows = np.zeros((n, IMAGE_SIZE), np.uint64)
     image_rows[np.arange(n)[:, None], first_row[:, None] + np.arange(NUM_ROWS)] = rows
