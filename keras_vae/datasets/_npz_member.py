@@ -47,6 +47,7 @@ class RowReader:
             )
         self._fd = None
         self._pid = None
+        self._descriptor()  # opened now, so that reader threads share it
 
     compressed = False
 
