@@ -130,7 +130,7 @@ def test_data(recipe, num_examples, seed=0, data_dir=None, with_labels=False):
     from keras_vae import datasets
 
     if recipe.dataset == "dsprites":
-        data = datasets.DSprites()
+        data = datasets.open_dsprites(data_dir)
         index = np.random.default_rng(seed + 1).choice(len(data), num_examples, replace=False)
         images = data.images(index)
         return (images, data.index_to_classes(index)) if with_labels else images
@@ -285,7 +285,7 @@ def evaluate(model, recipe, num_examples=2000, iwae_samples=100, seed=0, data_di
         results.update(_knn(model, recipe, num_examples, seed, data_dir))
     disentanglement = [m for m in ("mig", "factor_vae", "dci") if m in recipe.metrics]
     if disentanglement:
-        results.update(_disentanglement(model, disentanglement, seed, quick))
+        results.update(_disentanglement(model, disentanglement, seed, quick, data_dir))
     return results
 
 
@@ -305,11 +305,11 @@ def _knn(model, recipe, num_examples, seed, data_dir):
     }
 
 
-def _disentanglement(model, metrics, seed, quick):
+def _disentanglement(model, metrics, seed, quick, data_dir=None):
     from keras_vae import datasets
     from keras_vae import evaluation
 
-    data = datasets.DSprites()
+    data = datasets.open_dsprites(data_dir)
     represent = lambda obs: model.encode(obs, batch_size=512)[0]  # noqa: E731
     n = 2000 if quick else 10_000
     results = {}

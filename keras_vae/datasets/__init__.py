@@ -7,8 +7,8 @@ backend; `available()` lists the dataset names.
 
 from keras_vae.datasets.digits import load_digits
 from keras_vae.datasets.dsprites import DSprites
+from keras_vae.datasets.dsprites import open_dsprites
 from keras_vae.datasets.fashion_mnist import load_fashion_mnist
 from keras_vae.datasets.idx import read_idx
 from keras_vae.datasets.loader import available
 from keras_vae.datasets.loader import load
-from keras_vae.datasets.sprites import sprite_masks

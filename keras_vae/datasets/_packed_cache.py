@@ -1,8 +1,10 @@
-"""An on-disk, bit-packed image cache read through `np.memmap`."""
+"""An on-disk, bit-packed image cache."""
 
 import os
 
 import numpy as np
+
+from keras_vae.datasets._npz_member import RowReader
 
 
 class PackedBitsCache:
@@ -11,7 +13,8 @@ class PackedBitsCache:
     The file holds `num_rows` rows of `row_bits` bits each (`row_bits / 8`
     bytes). It is written in chunks to a temporary file that is renamed into
     place when complete, so a crash never leaves a half-built cache behind,
-    and memory stays flat while it is built.
+    and read with `os.preadv` (`RowReader`), so memory stays flat while it
+    is built and read.
 
     Args:
         path: File path of the cache.
@@ -27,7 +30,7 @@ class PackedBitsCache:
         self._shape = (num_rows, row_bits // 8)
         if not self._is_complete():
             self._build(render, chunk_size)
-        self._memmap = np.memmap(self.path, np.uint8, "r", shape=self._shape)
+        self._reader = RowReader(self.path, 0, np.uint8, self._shape)
 
     def _is_complete(self):
         expected = self._shape[0] * self._shape[1]
@@ -36,21 +39,18 @@ class PackedBitsCache:
     def _build(self, render, chunk_size):
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         tmp = f"{self.path}.tmp-{os.getpid()}"
-        out = np.memmap(tmp, np.uint8, "w+", shape=self._shape)
         try:
-            for start in range(0, self._shape[0], chunk_size):
-                stop = min(start + chunk_size, self._shape[0])
-                bits = render(np.arange(start, stop))
-                out[start:stop] = np.packbits(bits, axis=1)
-            out.flush()
-            del out
+            with open(tmp, "wb") as out:
+                for start in range(0, self._shape[0], chunk_size):
+                    stop = min(start + chunk_size, self._shape[0])
+                    bits = render(np.arange(start, stop))
+                    out.write(np.packbits(bits, axis=1).tobytes())
             os.replace(tmp, self.path)
         except BaseException:
-            del out
             if os.path.exists(tmp):
                 os.remove(tmp)
             raise
 
     def rows(self, indices):
         """Returns rows `indices` unpacked: uint8 array (n, row_bits) of 0/1."""
-        return np.unpackbits(self._memmap[indices], axis=1)
+        return np.unpackbits(self._reader.rows(indices), axis=1)

@@ -1,4 +1,5 @@
-"""Procedural dSprites: the 737,280 images drawn on demand, never downloaded."""
+"""dSprites: procedural (DeepMind's pixels, drawn on demand) or read from the
+original file."""
 
 import functools
 import hashlib
@@ -7,80 +8,90 @@ import os
 import numpy as np
 
 from keras_vae.datasets import sprites
+from keras_vae.datasets._npz_member import ArrayRows
+from keras_vae.datasets._npz_member import HDF5Rows
+from keras_vae.datasets._npz_member import npz_members
 from keras_vae.datasets._packed_cache import PackedBitsCache
 
 LATENTS_NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")
 LATENTS_SIZES = np.array([1, 3, 6, 40, 32, 32])
-# Index of an image: sum of its latent classes times these bases.
-LATENTS_BASES = np.concatenate([np.cumprod(LATENTS_SIZES[::-1])[::-1][1:], [1]])
 NUM_IMAGES = int(np.prod(LATENTS_SIZES))
 SHAPE_NAMES = ("square", "ellipse", "heart")
+# File names of DeepMind's release (github.com/deepmind/dsprites-dataset).
+FILE_NAMES = (
+    "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
+    "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5",
+)
+
+
+def _bases(sizes):
+    """Index of an image: sum of its latent classes times these bases."""
+    sizes = np.asarray(sizes, np.int64)
+    return np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]])
+
+
+LATENTS_BASES = _bases(LATENTS_SIZES)
 
 
 def _possible_values():
     return {
         "color": np.array([1.0]),
         "shape": np.array([1.0, 2.0, 3.0]),
-        "scale": np.linspace(0.5, 1.0, 6),
-        "orientation": np.linspace(0.0, 2.0 * np.pi, 40),
-        "posX": np.linspace(0.0, 1.0, 32),
-        "posY": np.linspace(0.0, 1.0, 32),
+        "scale": sprites.SCALES.copy(),
+        "orientation": sprites.ORIENTATIONS.copy(),
+        "posX": sprites.POSITIONS.copy(),
+        "posY": sprites.POSITIONS.copy(),
     }
 
 
-@functools.lru_cache(maxsize=1)
-def _foreground_offsets():
-    """Flat pixel offsets of each sprite's foreground, one row per sprite.
-
-    Rows are padded to a common length by repeating their first offset, so
-    a paste can write all of them at once (writing a pixel twice is
-    harmless).
-    """
-    masks = sprites.sprite_masks().reshape(-1, sprites.SPRITE_BOX, sprites.SPRITE_BOX)
-    rows = []
-    for mask in masks:
-        r, c = np.nonzero(mask)
-        rows.append(r * sprites.IMAGE_SIZE + c)
-    width = max(len(r) for r in rows)
-    padded = np.stack([np.pad(r, (0, width - len(r)), mode="edge") for r in rows])
-    return padded.astype(np.int64)
-
-
-def _geometry_key():
-    """A short hash of the sprite masks, naming the on-disk cache file."""
-    masks = sprites.sprite_masks()
-    digest = hashlib.sha1(np.packbits(masks).tobytes())
-    digest.update(repr((sprites.MARGIN, sprites.IMAGE_SIZE)).encode())
+def _geometry_key(table):
+    """A short hash of a span table, naming the on-disk cache file: a new
+    geometry never reads images cached for an old one."""
+    digest = hashlib.sha1(b"dsprites-spans-v2")
+    digest.update(repr(table.shape).encode())
+    digest.update(np.ascontiguousarray(table).tobytes())
     return digest.hexdigest()[:12]
 
 
-class DSprites:
-    """dSprites, drawn procedurally with the published factor layout.
+@functools.lru_cache(maxsize=1)
+def _pivots():
+    """Pivot coordinate and first table row (image row) per position class."""
+    classes = np.arange(sprites.NUM_POSITIONS)
+    pivot = sprites.pivot(classes)
+    first_row = (np.floor(pivot) - sprites.ROWS_ABOVE).astype(np.intp)
+    return pivot, first_row
 
-    Reproduces the layout of DeepMind's dSprites
-    (`dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`): 737,280 binary
-    64x64 images, one for each combination of the latents
+
+class DSprites:
+    """dSprites: DeepMind's 737,280 images, drawn on demand or read from file.
+
+    The layout of DeepMind's dSprites
+    (`dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`, Matthey et al.,
+    2017): binary 64x64 images, one for each combination of the latents
     color (1), shape (3: square, ellipse, heart), scale (6 values in
     [0.5, 1]), orientation (40 values in [0, 2 pi]), posX (32 values in
     [0, 1]) and posY (32 values in [0, 1]), stored in the order where posY
-    varies fastest and shape slowest. Images are drawn on demand from 720
-    precomputed sprite masks (see `keras_vae.datasets.sprites`), so the
-    2.9 GB image array is never materialized; all 737,280 images differ.
+    varies fastest and shape slowest.
 
-    posX moves the sprite right and posY moves it down, one pixel per
-    class. The orientation *values* are the published
-    `linspace(0, 2 pi, 40)`, whose first and last entries are the same
-    rotation; the sprites are drawn at `2 pi k / 40` for class `k` so that
-    every class is a different rotation.
+    `DSprites()` draws the images procedurally from the published factor
+    values with a geometry fitted to the original's frames (see
+    `keras_vae.datasets.sprites`): the same shapes, sizes, rotation and
+    position mapping, so that, like the original, orientations 0 and 2 pi
+    (classes 0 and 39) draw the same image. Images are drawn from a table
+    of row spans built once per process, so the 2.9 GB image array never
+    exists in memory.
 
-    It also implements disentanglement_lib's `GroundTruthData` interface
-    over the five varying factors (shape, scale, orientation, posX, posY).
+    `DSprites.from_file(path)` reads DeepMind's file instead, lazily, with
+    the same interface.
+
+    Both implement disentanglement_lib's `GroundTruthData` interface over
+    the five varying factors (shape, scale, orientation, posX, posY).
 
     Args:
-        cache_dir: Optional folder for an on-disk cache of all images as
-            packed bits (about 377 MB, built once in chunks, then read
-            through `np.memmap`). Without it, images are drawn on each
-            access, which is about as fast.
+        cache_dir: Optional folder for an on-disk cache of all procedural
+            images as packed bits (about 377 MB, built once in chunks, then
+            read per batch). Drawing is fast enough that it is rarely worth
+            it. Its file name changes with the geometry.
 
     Example:
 
@@ -90,66 +101,181 @@ class DSprites:
     """
 
     latents_names = LATENTS_NAMES
-    latents_sizes = LATENTS_SIZES
-    latents_bases = LATENTS_BASES
     shape_names = SHAPE_NAMES
     factor_names = LATENTS_NAMES[1:]
 
     def __init__(self, cache_dir=None):
+        self._set_layout(LATENTS_SIZES, _possible_values())
+        self._file = None
+        self._readers = None
         self._cache = None
         if cache_dir is not None:
             path = os.path.join(
-                os.fspath(cache_dir), f"dsprites-{_geometry_key()}.bits"
+                os.fspath(cache_dir), f"dsprites-{_geometry_key(sprites.span_table())}.bits"
             )
             self._cache = PackedBitsCache(
                 path, NUM_IMAGES, sprites.IMAGE_SIZE**2, self._render
             )
 
+    def _set_layout(self, sizes, values):
+        self.latents_sizes = np.asarray(sizes, np.int64)
+        self.latents_bases = _bases(self.latents_sizes)
+        self._num_images = int(np.prod(self.latents_sizes))
+        self._values = values
+
+    @classmethod
+    def from_file(cls, path, cache_dir=None):
+        """Opens DeepMind's dSprites file, reading images on demand.
+
+        Reads `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz` (the arrays
+        `imgs`, uint8 `(737280, 64, 64)` of 0/1, `latents_classes` and
+        `latents_values`, `(737280, 6)`; the pickled `metadata` is not
+        read) or the `.hdf5` release (datasets `imgs`, `latents/classes`,
+        `latents/values`; needs h5py). The latent classes are read when
+        opening, to check that the images are stored in the published
+        order. Images are then read per batch, so memory stays flat while
+        streaming:
+
+        - from an `.npz` whose `imgs` is stored uncompressed (`np.savez`),
+          straight from the file;
+        - from an `.npz` whose `imgs` is compressed (`np.savez_compressed`),
+          which cannot be read out of order, through a packed-bits copy
+          of the images (377 MB for the full dataset, one pixel per bit)
+          decompressed once, chunk by chunk, into `cache_dir`;
+        - from the `.hdf5` file through h5py.
+
+        Files in the same format with fewer classes per latent (each
+        latent's classes `0..n-1`, every combination once, posY fastest)
+        are read too.
+
+        Args:
+            path: Path of the `.npz` or `.hdf5` file.
+            cache_dir: Folder of the packed-bits copy of compressed images
+                (default: the file's folder).
+
+        Returns:
+            A `DSprites` backed by the file.
+
+        Raises:
+            FileNotFoundError: If `path` does not exist.
+            ValueError: If the file is not in the dSprites format.
+        """
+        self = cls.__new__(cls)
+        self._cache = None
+        self._open(os.fspath(path), cache_dir)
+        return self
+
+    def _open(self, path, cache_dir):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"No dSprites file at {path!r}. Download "
+                f"{FILE_NAMES[0]} from https://github.com/deepmind/dsprites-dataset. "
+                f"Received: path={path!r}"
+            )
+        if path.endswith((".hdf5", ".h5")):
+            readers = _hdf5_readers(path)
+        else:
+            readers = npz_members(path)
+        missing = [k for k in ("imgs", "latents_classes", "latents_values") if k not in readers]
+        if missing:
+            raise ValueError(
+                f"The dSprites file {path!r} lacks the arrays {missing}; expected "
+                "imgs, latents_classes and latents_values as in "
+                f"{FILE_NAMES[0]}. Received: arrays {sorted(readers)}"
+            )
+        imgs = readers["imgs"]
+        classes = readers["latents_classes"]
+        values = readers["latents_values"]
+        n = imgs.shape[0]
+        _check_member(path, "imgs", imgs, np.uint8, (n, 64, 64))
+        _check_member(path, "latents_classes", classes, np.integer, (n, 6))
+        _check_member(path, "latents_values", values, np.floating, (n, 6))
+        if classes.compressed:  # 35 MB at full size; checked, then dropped
+            classes = ArrayRows(classes.read_all())
+        sizes = classes.rows([n - 1])[0].astype(np.int64) + 1 if n else np.zeros(6)
+        if n == 0 or np.prod(sizes) != n:
+            raise ValueError(
+                f"The dSprites file {path!r} holds {n} images, but its last "
+                f"latent classes give a grid of {sizes.tolist()} = "
+                f"{int(np.prod(sizes))} images. Received: path={path!r}"
+            )
+        self._set_layout(sizes, {})
+        _check_grid_order(path, classes, self)
+        # Value of class k of latent i: its value where the other classes are 0.
+        value_rows = ArrayRows(values.read_all()) if values.compressed else values
+        grids = {}
+        for i, name in enumerate(LATENTS_NAMES):
+            rows = np.arange(sizes[i]) * self.latents_bases[i]
+            grids[name] = value_rows.rows(rows)[:, i].astype(np.float64)
+        self._values = grids
+        if imgs.compressed:
+            folder = os.path.dirname(os.path.abspath(path)) if cache_dir is None else cache_dir
+            bits = os.path.join(
+                os.fspath(folder),
+                f"{os.path.basename(path)}.imgs-{os.path.getsize(path)}.bits",
+            )
+            readers["imgs"] = _PackedImages(
+                PackedBitsCache(bits, n, 64 * 64, _sequential(imgs, 16384), 16384)
+            )
+        self._file = path
+        self._readers = readers
+
     def __len__(self):
-        return NUM_IMAGES
+        return self._num_images
 
     def __repr__(self):
+        if self._file is not None:
+            return f"<DSprites: {len(self)} images 64x64x1 read from {self._file!r}>"
         cache = self._cache.path if self._cache is not None else None
-        return f"<DSprites: {NUM_IMAGES} images 64x64x1, cache={cache!r}>"
+        return f"<DSprites: {len(self)} images 64x64x1, procedural, cache={cache!r}>"
+
+    @property
+    def path(self):
+        """The file read, or None for procedural images."""
+        return self._file
 
     # ----------------------------------------------------------- latents
     @property
     def latents_possible_values(self):
         """Dict from latent name to its sorted grid of values."""
-        return _possible_values()
+        return {name: grid.copy() for name, grid in self._values.items()}
 
     @property
     def latents_classes(self):
-        """int64 array (737280, 6): latent classes of every image, in order."""
-        return self.index_to_classes(np.arange(NUM_IMAGES))
+        """int64 array `(N, 6)`: latent classes of every image, in order."""
+        return self.index_to_classes(np.arange(len(self)))
 
     @property
     def latents_values(self):
-        """float64 array (737280, 6): latent values of every image, in order."""
+        """float64 array `(N, 6)`: latent values of every image, in order
+        (read from the file when there is one)."""
+        if self._readers is not None:
+            return self._readers["latents_values"].read_all().astype(np.float64)
         return self.classes_to_values(self.latents_classes)
 
     def index_to_classes(self, indices):
         """Maps image indices to latent classes.
 
         Args:
-            indices: Integer array-like of image indices in [0, 737280).
+            indices: Integer array-like of image indices in [0, N).
 
         Returns:
             int64 array of shape `indices.shape + (6,)`.
         """
-        indices = _check_indices(indices)
-        return (indices[..., None] // LATENTS_BASES) % LATENTS_SIZES
+        indices = _check_indices(indices, len(self))
+        return (indices[..., None] // self.latents_bases) % self.latents_sizes
 
     def classes_to_index(self, classes):
         """Maps latent classes, shape `(..., 6)`, to image indices."""
-        classes = _check_classes("classes", classes, LATENTS_SIZES)
-        return classes @ LATENTS_BASES
+        classes = _check_classes("classes", classes, self.latents_sizes)
+        return classes @ self.latents_bases
 
     def classes_to_values(self, classes):
         """Maps latent classes, shape `(..., 6)`, to latent values."""
-        classes = _check_classes("classes", classes, LATENTS_SIZES)
-        grids = _possible_values()
-        columns = [grids[name][classes[..., i]] for i, name in enumerate(LATENTS_NAMES)]
+        classes = _check_classes("classes", classes, self.latents_sizes)
+        columns = [
+            self._values[name][classes[..., i]] for i, name in enumerate(LATENTS_NAMES)
+        ]
         return np.stack(columns, axis=-1)
 
     def index_to_factors(self, indices):
@@ -158,41 +284,37 @@ class DSprites:
 
     def factors_to_index(self, factors):
         """Maps varying-factor classes, shape `(..., 5)`, to image indices."""
-        factors = _check_classes("factors", factors, LATENTS_SIZES[1:])
-        return factors @ LATENTS_BASES[1:]
+        factors = _check_classes("factors", factors, self.latents_sizes[1:])
+        return factors @ self.latents_bases[1:]
 
     # ------------------------------------------------------------ images
     def _render(self, indices):
-        """Draws images as uint8 0/1, shape `(n, 4096)`."""
+        """Draws procedural images as uint8 0/1, shape `(n, 4096)`."""
         indices = np.asarray(indices, np.int64).reshape(-1)
         classes = (indices[:, None] // LATENTS_BASES) % LATENTS_SIZES
-        sprite = (classes[:, 1] * 6 + classes[:, 2]) * 40 + classes[:, 3]
-        size = sprites.IMAGE_SIZE
-        top_left = (sprites.MARGIN + classes[:, 5]) * size + (
-            sprites.MARGIN + classes[:, 4]
-        )
-        starts = np.arange(len(indices), dtype=np.int64) * size * size + top_left
-        out = np.zeros((len(indices), size * size), np.uint8)
-        flat = starts[:, None] + _foreground_offsets()[sprite]
-        out.reshape(-1)[flat.reshape(-1)] = 1
-        return out
+        _, shape, scale, orientation, pos_x, pos_y = classes.T
+        spans = sprites.span_table()[shape, scale, orientation, pos_y]
+        pivot, first_row = _pivots()
+        return sprites.rasterize(spans, pivot[pos_x], first_row[pos_y])
 
     def imgs(self, indices):
         """Images as in the original `.npz` `imgs` array.
 
         Args:
-            indices: Integer array-like of image indices in [0, 737280).
+            indices: Integer array-like of image indices in [0, N).
 
         Returns:
             uint8 array of shape `indices.shape + (64, 64)` with values 0/1.
         """
-        indices = _check_indices(indices)
+        indices = _check_indices(indices, len(self))
         flat = indices.reshape(-1)
-        if self._cache is not None:
-            bits = self._cache.rows(flat)
+        if self._readers is not None:
+            images = self._readers["imgs"].rows(flat)
+        elif self._cache is not None:
+            images = self._cache.rows(flat)
         else:
-            bits = self._render(flat)
-        return bits.reshape(indices.shape + (sprites.IMAGE_SIZE,) * 2)
+            images = self._render(flat)
+        return images.reshape(indices.shape + (sprites.IMAGE_SIZE,) * 2)
 
     def pixels(self, indices):
         """Images as displayed: uint8 `(..., 64, 64)` with values 0/255."""
@@ -206,7 +328,7 @@ class DSprites:
         """`data[i]` is one float32 image (64, 64, 1); slices and integer
         arrays give a batch."""
         if isinstance(key, slice):
-            key = np.arange(NUM_IMAGES)[key]
+            key = np.arange(len(self))[key]
         return self.images(key)
 
     # ------------------------------------------ GroundTruthData interface
@@ -217,8 +339,9 @@ class DSprites:
 
     @property
     def factors_num_values(self):
-        """Number of classes of each varying factor: [3, 6, 40, 32, 32]."""
-        return [int(n) for n in LATENTS_SIZES[1:]]
+        """Number of classes of each varying factor: [3, 6, 40, 32, 32] for
+        the full dataset."""
+        return [int(n) for n in self.latents_sizes[1:]]
 
     @property
     def observation_shape(self):
@@ -259,7 +382,106 @@ class DSprites:
         return self.sample(num, random_state)[1]
 
 
-def _check_indices(indices):
+class _PackedImages:
+    """Images `(n, 64, 64)` read from a `PackedBitsCache`."""
+
+    def __init__(self, cache):
+        self.cache = cache
+
+    def rows(self, indices):
+        return self.cache.rows(indices).reshape(-1, 64, 64)
+
+
+def _sequential(member, chunk):
+    """`render(indices)` for `PackedBitsCache` from a front-to-back reader:
+    the cache asks for consecutive chunks, in order."""
+    stream = member.chunks(chunk)
+    expected = [0]
+
+    def render(indices):
+        if len(indices) == 0 or indices[0] != expected[0]:
+            raise RuntimeError("Compressed dSprites images must be read in order.")
+        block = next(stream)
+        expected[0] += len(block)
+        return block.reshape(len(block), -1)
+
+    return render
+
+
+def _hdf5_readers(path):
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError(
+            f"Reading the dSprites .hdf5 file {path!r} needs h5py "
+            "(`pip install h5py`); or use the .npz release. "
+            f"Received: path={path!r}"
+        ) from None
+    handle = h5py.File(path, "r")
+    readers = {}
+    for name, key in (("imgs", "imgs"), ("latents_classes", "latents/classes"),
+                      ("latents_values", "latents/values")):
+        if key in handle:
+            readers[name] = HDF5Rows(handle[key])
+    return readers
+
+
+def _check_member(path, name, reader, kind, shape):
+    if not np.issubdtype(reader.dtype, kind) or reader.shape != shape:
+        expected = {np.uint8: "uint8", np.integer: "integer", np.floating: "float"}[kind]
+        raise ValueError(
+            f"The array {name!r} of the dSprites file {path!r} must have "
+            f"shape {shape} and a {expected} dtype. "
+            f"Received: shape {reader.shape}, dtype {reader.dtype}"
+        )
+
+
+def _check_grid_order(path, classes, data, chunk=65536):
+    """Checks that the file's latent classes are the grid in index order."""
+    n = len(data)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        stored = classes.rows(np.arange(start, stop))
+        expected = data.index_to_classes(np.arange(start, stop))
+        bad = np.flatnonzero((stored != expected).any(axis=1))
+        if len(bad):
+            row = start + int(bad[0])
+            raise ValueError(
+                f"The dSprites file {path!r} is not in the published order "
+                "(every combination of latent classes once, posY fastest, "
+                f"then posX, orientation, scale, shape): image {row} has "
+                f"latent classes {stored[bad[0]].tolist()}, expected "
+                f"{expected[bad[0]].tolist()}. Received: path={path!r}"
+            )
+
+
+def open_dsprites(data_dir=None):
+    """dSprites from `data_dir`: the original file if it is there.
+
+    Args:
+        data_dir: None (procedural images); the path of DeepMind's `.npz`
+            or `.hdf5` file (`DSprites.from_file`); or a folder. A folder
+            holding `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz` (or
+            `.hdf5`) gives that file; any other folder is the on-disk cache
+            of the procedural images.
+
+    Returns:
+        A `DSprites`.
+    """
+    if data_dir is None:
+        return DSprites()
+    path = os.fspath(data_dir)
+    if os.path.isdir(path):
+        for name in FILE_NAMES:
+            if os.path.isfile(os.path.join(path, name)):
+                return DSprites.from_file(os.path.join(path, name))
+        return DSprites(cache_dir=path)
+    if path.endswith((".npz", ".hdf5", ".h5")) or os.path.isfile(path):
+        return DSprites.from_file(path)
+    return DSprites(cache_dir=path)
+
+
+def _check_indices(indices, num_images=NUM_IMAGES):
     array = np.asarray(indices)
     if array.dtype == bool or not (
         np.issubdtype(array.dtype, np.integer)
@@ -270,9 +492,9 @@ def _check_indices(indices):
             f"Received: indices with dtype {array.dtype}"
         )
     array = array.astype(np.int64)
-    if array.size and (array.min() < 0 or array.max() >= NUM_IMAGES):
+    if array.size and (array.min() < 0 or array.max() >= num_images):
         raise ValueError(
-            f"Argument `indices` must be in [0, {NUM_IMAGES}). "
+            f"Argument `indices` must be in [0, {num_images}). "
             f"Received: indices in [{array.min()}, {array.max()}]"
         )
     return array

@@ -12,7 +12,7 @@ from keras_vae.datasets._validation import check_bool
 from keras_vae.datasets._validation import check_image_size
 from keras_vae.datasets._validation import check_one_of
 from keras_vae.datasets._validation import check_seed
-from keras_vae.datasets.dsprites import DSprites
+from keras_vae.datasets.dsprites import open_dsprites
 from keras_vae.datasets.preprocessing import BINARIZE_MODES
 from keras_vae._validation import check_int
 
@@ -76,10 +76,14 @@ def load(
 
     - `"digits"`: scikit-learn's 1,797 8x8 digits (always available);
       splits `"train"` (1,497), `"test"` (300) and `"all"`.
-    - `"dsprites"`: procedural dSprites (`keras_vae.datasets.DSprites`),
-      737,280 64x64 images, split `"train"`; labels are the classes of
-      shape, scale, orientation, posX and posY. `data_dir` is an optional
-      on-disk cache folder.
+    - `"dsprites"`: dSprites (`keras_vae.datasets.DSprites`), 737,280
+      64x64 images, split `"train"`; labels are the classes of shape,
+      scale, orientation, posX and posY. With `data_dir` the path of
+      DeepMind's `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz` (or
+      `.hdf5`), or a folder holding it, the images are read from that
+      file; otherwise they are drawn procedurally, and `data_dir` is an
+      optional on-disk cache folder (see
+      `keras_vae.datasets.open_dsprites`).
     - `"fashion_mnist"`: 60,000 train / 10,000 test 28x28 images, read from
       `data_dir` if given, else the Keras cache, the Debian package
       `dataset-fashion-mnist` or a prepared tfds copy (see
@@ -196,7 +200,7 @@ def _local_source(name, split, data_dir):
     """An `IndexedSource` and the image shape of a local dataset."""
     if name == "dsprites":
         check_one_of("split", split, ("train",))
-        data = DSprites(cache_dir=data_dir)
+        data = open_dsprites(data_dir)
         return pipeline.IndexedSource(len(data), _dsprites_fetch(data), 1), (64, 64, 1)
     if name == "digits":
         if data_dir is not None:
