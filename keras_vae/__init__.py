@@ -2,6 +2,7 @@
 
 from keras_vae import distribute
 from keras_vae import divergences
+from keras_vae import estimators
 from keras_vae import hub
 from keras_vae import likelihoods
 from keras_vae import networks
@@ -12,9 +13,12 @@ from keras_vae.callbacks import NonFiniteLossError
 from keras_vae.callbacks import StopOnNonFiniteLoss
 from keras_vae.distribute import distributed
 from keras_vae.hub import upload_preset
+from keras_vae.models import AnnealedVAE
 from keras_vae.models import BaseVAE
 from keras_vae.models import BetaTCVAE
 from keras_vae.models import BetaVAE
+from keras_vae.models import DIPVAE
+from keras_vae.models import FactorVAE
 from keras_vae.models import MMDVAE
 from keras_vae.models import VAE
 from keras_vae.presets import load_preset as from_preset

@@ -300,6 +300,23 @@ def scale_loss(local_loss, global_loss=None):
         global_loss - tf.stop_gradient(global_loss))
 
 
+def gradient_only(loss):
+    """A term whose value is 0 and whose gradient is that of `loss`, for a
+    loss of the global batch that reaches weights directly, not only through
+    this replica's rows of `gather` (FactorVAE's discriminator loss).
+
+    Added to the regularizer given to `scale_loss`, whose gradient is kept
+    whole on every replica: under `tf.distribute` such a loss has the same
+    gradient on each of the R replicas and the optimizer sums them, so the
+    term's gradient is divided by R here. Elsewhere, `loss - stop_gradient(loss)`.
+    """
+    term = loss - keras.ops.stop_gradient(loss)
+    context = replica_context()
+    if context is not None:
+        term = term / context.num_replicas_in_sync
+    return term
+
+
 def batch_mean(values):
     """The batch mean of per-example values `(batch,)`, ready for
     `scale_loss` and for a `keras.metrics.Mean` weighted by the batch size.

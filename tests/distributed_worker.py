@@ -36,6 +36,9 @@ MODELS = {
     "BetaVAE": dict(beta=4.0, schedule="linear", beta_end=1.0, anneal_steps=4),
     "MMDVAE": {},
     "BetaTCVAE": dict(dataset_size=1497),
+    "DIPVAE": dict(variant="ii", lambda_od=1.0, lambda_d=2.0),
+    "AnnealedVAE": dict(c_max=2.0, iteration_threshold=4, gamma=4.0),
+    "FactorVAE": dict(gamma=2.0, discriminator_units=[16, 16]),
 }
 
 
@@ -55,7 +58,11 @@ def train(name, scope):
             network_kwargs={"hidden_units": [32]}, seed=0, **MODELS[name])
         # Plain SGD: unlike Adam, it is not invariant to the scale of the
         # gradients, so a wrongly scaled gradient changes the curve.
-        model.compile(optimizer=keras.optimizers.SGD(0.05))
+        # FactorVAE: SGD on its discriminator too, so that a wrongly scaled
+        # discriminator gradient (summed over replicas) shows.
+        extra = ({"discriminator_optimizer": keras.optimizers.SGD(0.05)}
+                 if name == "FactorVAE" else {})
+        model.compile(optimizer=keras.optimizers.SGD(0.05), **extra)
         initial = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
         start = time.perf_counter()
         history = model.fit(batches(), epochs=STEPS, steps_per_epoch=1, verbose=0,

@@ -18,11 +18,12 @@ TRAINED = ["vae_fashion_mnist", "beta_tcvae_dsprites"] + (
 
 
 def test_recipes_are_listed_and_valid():
-    assert len(ALL) >= 9 and "beta_tcvae_dsprites" in ALL
+    assert len(ALL) >= 17 and "beta_tcvae_dsprites" in ALL and "factor_vae_dsprites" in ALL
     for name in ALL:
         recipe = recipes.load_recipe(name)
         assert recipe.name == name and recipe.references
-        assert recipe.model in {"VAE", "BetaVAE", "MMDVAE", "BetaTCVAE"}
+        assert recipe.model in {"VAE", "BetaVAE", "MMDVAE", "BetaTCVAE", "DIPVAE",
+                                "AnnealedVAE", "FactorVAE"}
     with pytest.raises(ValueError, match="Available recipes"):
         recipes.load_recipe("no_such_recipe")
 

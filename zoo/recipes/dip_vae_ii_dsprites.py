@@ -1,0 +1,16 @@
+"""DIP-VAE-II on procedural dSprites (Kumar et al. 2018; Locatello et al. 2019)."""
+
+from keras_vae.recipes import DSPRITES
+from keras_vae.recipes import DSPRITES_NET
+from keras_vae.recipes import Recipe
+
+RECIPE = Recipe(
+    name="dip_vae_ii_dsprites",
+    description="Standard 64x64 conv net, Cov of q(z) pushed to I, lambda_od = lambda_d = 10",
+    model="DIPVAE",
+    model_kwargs=dict(**DSPRITES_NET, variant="ii", lambda_od=10.0),
+    **DSPRITES,
+    references="lambda_od in {1, 2, 5, 10, 20, 50}, lambda_d = lambda_od, batch 64, "
+               "Adam 1e-4, 300k steps: Locatello et al. 2019 (disentanglement_lib "
+               "unsupervised_study_v1); Kumar et al. 2018",
+)

@@ -1,0 +1,14 @@
+"""DIP-VAE-II on Fashion-MNIST (Kumar et al. 2018)."""
+
+from keras_vae.recipes import FASHION_MNIST
+from keras_vae.recipes import FASHION_MNIST_NET
+from keras_vae.recipes import Recipe
+
+RECIPE = Recipe(
+    name="dip_vae_ii_fashion_mnist",
+    description="Conv DIP-VAE-II, lambda_od = lambda_d = 10",
+    model="DIPVAE",
+    model_kwargs=dict(**FASHION_MNIST_NET, variant="ii", lambda_od=10.0),
+    **FASHION_MNIST,
+    references="lambda_d = lambda_od for DIP-VAE-II: Kumar et al. 2018, disentanglement_lib",
+)
