@@ -198,6 +198,7 @@ def translate_errors():
             raise
         match = _ASSERTION.search(text)
         message = match.group(1).strip() if match else text.strip().splitlines()[0]
+        message = message.replace("\\'", "'")
         if match and match.group(2) is not None:
             message += f" {match.group(2)} and {match.group(3)}"
         raise ValueError(f"A batch of the dataset failed the input check: {message}") from None

@@ -1,5 +1,7 @@
 """BaseVAE: everything the VAE family shares; a model adds only its regularizer."""
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import ops
@@ -355,7 +357,7 @@ class BaseVAE(keras.Model):
         callbacks = list(callbacks or [])
         if not any(isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
             callbacks.append(StopOnNonFiniteLoss())
-        with _inputs.translate_errors():
+        with _keep_usable(self), _inputs.translate_errors():
             return super().fit(x, y, batch_size=batch_size, epochs=epochs,
                                verbose=verbose, callbacks=callbacks, **kwargs)
 
@@ -392,7 +394,7 @@ class BaseVAE(keras.Model):
             kwargs["steps"] = _check_optional_int("steps", kwargs["steps"])
         x = self._check_data(x, "x")
         y = self._check_data(y, "y")
-        with _inputs.translate_errors():
+        with _keep_usable(self), _inputs.translate_errors():
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size=None, verbose=0, **kwargs):
@@ -406,7 +408,7 @@ class BaseVAE(keras.Model):
         """Returns `(z_mean, z_log_var)` of q(z | x) as numpy arrays."""
         batch_size = _check_optional_int("batch_size", batch_size)
         x = self._check_data(x, "x")
-        with _inputs.translate_errors():
+        with _keep_usable(self, self.encoder), _inputs.translate_errors():
             z_mean, z_log_var = self.encoder.predict(
                 x, batch_size=batch_size, verbose=verbose
             )
@@ -422,9 +424,9 @@ class BaseVAE(keras.Model):
             )
         z = _inputs.check_array("z", z, (self.latent_dim,), what="codes")
         z = np.asarray(_inputs._to_numpy(z), dtype="float32")
-        return self._inference_model("decode").predict(
-            z, batch_size=batch_size, verbose=verbose
-        )
+        model = self._inference_model("decode")
+        with _keep_usable(self, model):
+            return model.predict(z, batch_size=batch_size, verbose=verbose)
 
     def reconstruct(self, x, batch_size=None, verbose=0, **kwargs):
         """Decodes the posterior mean of each input: `decode(encode(x)[0])`."""
@@ -432,10 +434,9 @@ class BaseVAE(keras.Model):
         if kwargs.get("steps") is not None:
             kwargs["steps"] = _check_optional_int("steps", kwargs["steps"])
         x = self._check_data(x, "x")
-        with _inputs.translate_errors():
-            return self._inference_model("reconstruct").predict(
-                x, batch_size=batch_size, verbose=verbose, **kwargs
-            )
+        model = self._inference_model("reconstruct")
+        with _keep_usable(self, model), _inputs.translate_errors():
+            return model.predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
 
     def sample(self, n, seed=None, batch_size=None):
         """Decodes `n` draws of the prior N(0, I).
@@ -519,6 +520,42 @@ class BaseVAE(keras.Model):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+@contextlib.contextmanager
+def _keep_usable(model, *runners):
+    """Leaves `model` usable when a Keras loop it (or `runners`, Keras models
+    sharing its variables) runs is interrupted by an error.
+
+    Keras' JAX trainer detaches the variables' values while its loop runs
+    (`_purge_model_variables`) and puts them back at the end; an exception in
+    between (a bad batch, a failing callback) leaves them `None`, and every
+    later call fails. Here the trainer's last state is synced back, and any
+    variable still detached gets its value from before the call (JAX arrays
+    are immutable, so keeping them costs nothing). Other backends update
+    variables in place: nothing to do.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    variables = list(model.variables)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        variables += list(optimizer.variables)
+    before = [v._value for v in variables]
+    try:
+        yield
+    except BaseException:
+        for runner in (model,) + runners:
+            if getattr(runner, "_jax_state", None) and not runner._jax_state_synced:
+                with contextlib.suppress(Exception):
+                    runner.jax_state_sync()
+            runner._jax_state = None
+            runner._jax_state_synced = True
+        for variable, value in zip(variables, before):
+            if variable._value is None:
+                variable._value = value
+        raise
 
 
 def _refuse_weights(kwargs):
