@@ -253,6 +253,7 @@ class BaseVAE(keras.Model):
                     f"loss, reconstruction_loss and {list(self.regularizer_terms)}. "
                     f"Received: {arg}={kwargs[arg]!r}"
                 )
+        _check_learning_rate(optimizer)
         super().compile(optimizer=optimizer, **kwargs)
 
     def compile_from_config(self, config):
@@ -556,6 +557,20 @@ def _keep_usable(model, *runners):
             if variable._value is None:
                 variable._value = value
         raise
+
+
+def _check_learning_rate(optimizer):
+    """A constant learning rate must be finite and > 0 (schedules pass)."""
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        return
+    if callable(getattr(optimizer, "_learning_rate", None)):
+        return  # a LearningRateSchedule
+    value = float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(
+            "The optimizer's `learning_rate` must be a finite number > 0 (a negative "
+            f"one ascends the loss). Received: learning_rate={value:g}"
+        )
 
 
 def _refuse_weights(kwargs):
