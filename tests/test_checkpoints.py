@@ -202,9 +202,21 @@ def test_unwritable_or_bad_out_is_refused_before_training(tmp_path):
     blocker.write_text("x")
     with pytest.raises(NotADirectoryError, match="a_file"):
         recipes.train(_tiny(), str(blocker), steps=1, verbose=0)
-    if os.geteuid() != 0:  # root writes anywhere
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.geteuid() == 0:  # root writes anywhere: make the probe fail as it would
+        def refuse(path, *args, **kwargs):
+            raise PermissionError(13, "Permission denied", path)
+
+        import builtins
+
+        real_open = builtins.open
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_runs, "open", lambda path, *a, **k: refuse(path) if str(
+                locked) in str(path) else real_open(path, *a, **k), raising=False)
+            with pytest.raises(PermissionError, match="locked.*Permission denied"):
+                recipes.train(_tiny(), str(locked), steps=1, verbose=0)
+    else:
         with pytest.raises(PermissionError, match="locked"):
             recipes.train(_tiny(), str(locked), steps=1, verbose=0)
     for kwargs, name in ((dict(steps=0), "steps"), (dict(steps_per_epoch=0), "steps_per_epoch"),
