@@ -1,5 +1,9 @@
 """keras-vae: variational autoencoders for Keras 3 on TensorFlow, JAX and PyTorch."""
 
+from keras_vae import _backend_check
+
+_backend_check.check_backend()
+
 from keras_vae import distribute
 from keras_vae import divergences
 from keras_vae import estimators

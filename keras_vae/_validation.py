@@ -94,3 +94,46 @@ def check_finite_numeric(name, array):
             f"Received: {name} with non-finite entries"
         )
     return array
+
+
+# Seeds go to Keras' SeedGenerator (a uint32 JAX key, TensorFlow's int64
+# stateless seeds) and numpy; this range is valid on every backend.
+MAX_SEED = 2**31 - 1
+
+
+def check_seed(name, value, allow_none=False):
+    """Checks a seed: an integer in [0, 2**31 - 1] (or None if allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"Argument `{name}` must be an integer in [0, {MAX_SEED}]"
+            f"{' or None' if allow_none else ''}. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if not 0 <= value <= MAX_SEED:
+        raise ValueError(
+            f"Argument `{name}` must be an integer in [0, {MAX_SEED}]. "
+            f"Received: {name}={value}"
+        )
+    return int(value)
+
+
+def check_bool(name, value):
+    """Checks a bool (numpy's too); strings such as "no" are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"Argument `{name}` must be True or False. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    return bool(value)
+
+
+def check_sequence(name, value):
+    """Checks a list or tuple (not a string or a scalar) and returns a tuple."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"Argument `{name}` must be a list or tuple. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    return tuple(value)

@@ -57,12 +57,28 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             f"{k}={float(np.asarray(v)):.6g}" for k, v in sorted(logs.items())
         )
         model.stop_training = True
+        rate = _learning_rate(model.optimizer)
+        if rate is not None and not (math.isfinite(rate) and rate > 0):
+            cause = (f"The optimizer's learning rate is {rate:g}: it must be a finite "
+                     "positive number.")
+        else:
+            cause = ("Common causes: a learning rate too high (try 10x lower or "
+                     "`clipnorm=1.0` in the optimizer), inputs that are not finite or "
+                     "not scaled (a Bernoulli likelihood needs targets in [0, 1]), or a "
+                     "very small fixed Gaussian/Laplace scale.")
         raise NonFiniteLossError(
             f"The training loss became non-finite at epoch {self._epoch + 1}, "
             f"step {batch + 1} ({terms}). Training stopped and the weights and "
-            "optimizer state were restored to the start of that epoch. Common "
-            "causes: a learning rate too high (try 10x lower or "
-            "`clipnorm=1.0` in the optimizer), inputs that are not finite or "
-            "not scaled (a Bernoulli likelihood needs targets in [0, 1]), or a "
-            "very small fixed Gaussian/Laplace scale."
+            "optimizer state were restored to the start of that epoch. " + cause
         )
+
+
+def _learning_rate(optimizer):
+    """The optimizer's current learning rate as a float, or None."""
+    try:
+        rate = optimizer.learning_rate
+        if callable(rate) and not hasattr(rate, "numpy") and not hasattr(rate, "value"):
+            rate = rate(optimizer.iterations)
+        return float(np.asarray(keras.ops.convert_to_numpy(rate)))
+    except Exception:  # an exotic schedule: say nothing about it
+        return None

@@ -8,8 +8,9 @@ preset), and return the process exit code.
 
 Usage:
 
+    keras-vae [--debug] COMMAND ...
     keras-vae train RECIPE [--steps N | --epochs E] [--out DIR] [--seed S]
-                           [--tensorboard] [--quick] [--no-export]
+                           [--force] [--tensorboard] [--quick] [--no-export]
                            [--distribute [--devices N] [--virtual-devices N]
                                          [--multi-worker]]
     keras-vae evaluate MODEL [--recipe RECIPE] [--num-examples N]
@@ -23,39 +24,116 @@ Usage:
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 
 PROG = "keras-vae"
-# Errors a user can act on: printed as one message, no traceback.
-USER_ERRORS = (ValueError, TypeError, FileExistsError, FileNotFoundError,
-               ImportError, RuntimeError)
+# Errors a user can act on: printed as one line, no traceback (unless
+# --debug). OSError covers unreadable, unwritable and damaged files;
+# FloatingPointError a non-finite training loss.
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError, RuntimeError,
+               FloatingPointError, KeyError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def main(argv=None):
     """Runs the CLI with `argv` (default: `sys.argv[1:]`); returns the exit
-    code (0 on success, 1 on an error, 2 on a usage error)."""
+    code (0 on success, 1 on an error, 2 on a usage error). A user error is
+    one line on stderr; `--debug` shows its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
     except USER_ERRORS as e:
-        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"{PROG} {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 1
+
+
+def one_line(error):
+    """An exception's message on one line (the type named if it says little)."""
+    text = " ".join(str(error).split())
+    if isinstance(error, KeyError) or not text:
+        text = f"{type(error).__name__}: {text or 'no message'}"
+    return text if len(text) <= 1000 else text[:1000] + "..."
 
 
 def build_parser():
     """The argument parser with every subcommand of `COMMANDS`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Variational autoencoders for Keras 3 (TensorFlow, JAX, "
                     "PyTorch). The backend is KERAS_BACKEND's.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error")
     subparsers = parser.add_subparsers(dest="command", required=True,
                                        metavar="COMMAND")
     for add_command in COMMANDS:
         add_command(subparsers)
+    for sub in subparsers.choices.values():  # also accepted after COMMAND
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show the traceback of an error")
     return parser
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def _seed(text):
+    from keras_vae._validation import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, {MAX_SEED}], got {value}")
+    return value
+
+
+def _check_output_file(path, name="OUT"):
+    """A clear error before any work if `path` cannot be written."""
+    parent = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{name} must be a file path, not a directory. "
+                                f"Received: {name}={path!r}")
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"The folder of {name} does not exist. "
+                                f"Received: {name}={path!r}")
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"The folder of {name} is not writable. "
+                              f"Received: {name}={path!r}")
 
 
 # === Shared arguments ===
@@ -126,15 +204,20 @@ def _add_train(subparsers):
                     "from its last checkpoint, schedules included.")
     parser.add_argument("recipe", metavar="RECIPE", help="recipe name or recipe file")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
-    length.add_argument("--epochs", type=float, help="passes over the training split")
-    parser.add_argument("--steps-per-epoch", type=int, default=None,
+    length.add_argument("--steps", type=_positive_int,
+                        help="training steps (default: the recipe's)")
+    length.add_argument("--epochs", type=_positive_float, help="passes over the training split")
+    parser.add_argument("--steps-per-epoch", type=_positive_int, default=None,
                         help="steps between checkpoints (default: min(steps, 500))")
     parser.add_argument("--out", default=None, help="output directory (default: runs/RECIPE)")
-    parser.add_argument("--learning-rate", type=float, default=None,
-                        help="override the recipe's Adam learning rate (recorded in "
-                             "the preset's metadata)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--force", action="store_true",
+                        help="discard the checkpoints of another run found in OUT "
+                             "(a rerun of the same run resumes without it)")
+    parser.add_argument("--learning-rate", type=_positive_float, default=None,
+                        help="override the recipe's Adam learning rate; on a resumed run "
+                             "it applies from the step resumed at (recorded in OUT/run.json "
+                             "and the preset's metadata)")
+    parser.add_argument("--seed", type=_seed, default=0)
     parser.add_argument("--data-dir", default=None, help="where the data lives, if not found")
     parser.add_argument("--tensorboard", action="store_true",
                         help="write TensorBoard logs and image summaries to OUT/logs")
@@ -194,11 +277,13 @@ def _run_train(args):
     model, _, seconds = recipes.train(recipe, out, steps=steps,
                                       steps_per_epoch=args.steps_per_epoch, seed=args.seed,
                                       verbose=args.verbose, tensorboard=args.tensorboard,
-                                      data_dir=args.data_dir, distribute=distribute)
+                                      data_dir=args.data_dir, distribute=distribute,
+                                      force=args.force)
     print(f"trained {recipe.name} for {steps or recipe.steps} steps in {seconds:.0f}s")
     metrics = _evaluate_and_report(model, recipe, args.seed, args.data_dir, args.quick)
     preset_dir = os.path.join(out, "preset")
-    metadata = model.preset_metadata = _read_json(os.path.join(preset_dir, presets.METADATA_FILE))
+    metadata = model.preset_metadata = presets.read_json(
+        os.path.join(preset_dir, presets.METADATA_FILE))
     presets.save_preset(model, preset_dir, {**metadata, "metrics": metrics}, overwrite=True)
     figures = recipes.write_figures(model, recipe, os.path.join(out, "figures"), args.seed,
                                     args.data_dir)
@@ -220,13 +305,6 @@ def _evaluate_and_report(model, recipe, seed, data_dir, quick, num_examples=2000
         print(f"  {key:>24s}  {value:.4f}" if isinstance(value, float) else
               f"  {key:>24s}  {value}")
     return metrics
-
-
-def _read_json(path):
-    import json
-
-    with open(path) as f:
-        return json.load(f)
 
 
 # === evaluate, sample, reconstruct, traverse ===
@@ -251,8 +329,8 @@ def _add_evaluate(subparsers):
     parser = subparsers.add_parser("evaluate", help="print a model's metrics on held-out data")
     _add_model_arguments(parser)
     _add_recipe_argument(parser)
-    parser.add_argument("--num-examples", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-examples", type=_positive_int, default=2000)
+    parser.add_argument("--seed", type=_seed, default=0)
     parser.add_argument("--quick", action="store_true")
     parser.set_defaults(handler=_run_evaluate)
 
@@ -268,7 +346,7 @@ def _add_figure_command(subparsers, name, help_text, handler):
     parser = subparsers.add_parser(name, help=help_text)
     _add_model_arguments(parser)
     parser.add_argument("output", metavar="OUT.png", help="PNG file to write")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_seed, default=0)
     parser.set_defaults(handler=handler)
     return parser
 
@@ -276,10 +354,11 @@ def _add_figure_command(subparsers, name, help_text, handler):
 def _add_sample(subparsers):
     parser = _add_figure_command(subparsers, "sample", "decode prior samples to a PNG grid",
                                  _run_sample)
-    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--n", type=_positive_int, default=64)
 
 
 def _run_sample(args):
+    _check_output_file(args.output)
     from keras_vae import plots
 
     plots.sample_grid(_model_from_args(args), args.output, n=args.n, seed=args.seed)
@@ -294,6 +373,7 @@ def _add_reconstruct(subparsers):
 
 
 def _run_reconstruct(args):
+    _check_output_file(args.output)
     from keras_vae import plots
     from keras_vae import recipes
 
@@ -313,6 +393,9 @@ def _add_traverse(subparsers):
 
 
 def _run_traverse(args):
+    _check_output_file(args.output)
+    if args.gif:
+        _check_output_file(args.gif, "--gif")
     from keras_vae import plots
     from keras_vae import recipes
 

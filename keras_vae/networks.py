@@ -101,7 +101,7 @@ def _options(architecture, options):
     merged = {**_DEFAULTS[architecture], **options}
     for key in ("filters", "hidden_units"):
         if key in merged:
-            values = tuple(merged[key])
+            values = _validation.check_sequence(key, merged[key])
             for v in values:
                 _validation.check_int(key, v, minimum=1)
             merged[key] = values

@@ -7,8 +7,13 @@ A preset directory (keras-hub's layout) holds:
   unpickled (Keras' safe deserialization of plain layers).
 - `model.weights.h5`: the weights (`model.save_weights`).
 - `metadata.json`: versions, parameter count, dataset, recipe, seed, steps,
-  wall time, hardware, measured metrics, and the `sha256` of the weights,
-  verified before every load.
+  wall time, hardware, measured metrics, and the checksums: `files` maps
+  `config.json` and `model.weights.h5` to their SHA-256 (hex digits, compared
+  case-insensitively), all verified before every load; `sha256` repeats the
+  weights' (presets written before `files` existed carry only this one).
+
+A preset is written into a hidden folder beside its target, fsynced and
+renamed into place (`keras_vae._export.staging`), so it is always whole.
 
 Shipped presets live in `zoo/presets/<name>/` of the source tree, installed
 with the wheel as `keras_vae/zoo/presets/<name>/` (or in the folder named by
@@ -19,8 +24,6 @@ import hashlib
 import json
 import os
 import platform
-import shutil
-import tempfile
 
 import keras
 
@@ -49,9 +52,27 @@ def list_presets():
         for name in sorted(os.listdir(base)):
             meta = os.path.join(base, name, METADATA_FILE)
             if os.path.isfile(meta):
-                with open(meta) as f:
-                    found[name] = json.load(f)
+                found[name] = read_json(meta, dict)
     return found
+
+
+def read_json(path, kind=dict):
+    """Reads a JSON file that must hold a `kind` (dict); a malformed or
+    unreadable file is a one-line `ValueError` naming it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(
+            f"File {os.fspath(path)!r} is not valid JSON ({e}); it is damaged or was "
+            f"edited by hand. Received: {os.path.basename(path)} that does not parse"
+        ) from None
+    if not isinstance(data, kind):
+        raise ValueError(
+            f"File {os.fspath(path)!r} must hold a JSON object. Received: a JSON "
+            f"{type(data).__name__}"
+        )
+    return data
 
 
 def sha256(path):
@@ -89,6 +110,12 @@ def resolve(name_or_dir):
             f"Received: name_or_dir={name_or_dir!r}"
         )
     path = os.fspath(name_or_dir)
+    if not path.strip():
+        raise ValueError(
+            "Argument `name_or_dir` must name a preset (see "
+            "keras_vae.presets.list_presets()), a preset directory or a file://, "
+            f"hf:// or kaggle:// handle. Received: name_or_dir={path!r}"
+        )
     if hub.split_handle(path)[0] is not None:
         path = hub.fetch(path)
         if not os.path.isdir(path):
@@ -128,26 +155,16 @@ def load_preset(name_or_dir, expected_class=None):
                 f"{CONFIG_FILE}, {WEIGHTS_FILE} and {METADATA_FILE}. "
                 f"Received: name_or_dir={name_or_dir!r}"
             )
-    with open(os.path.join(directory, CONFIG_FILE)) as f:
-        config = json.load(f)
-    with open(os.path.join(directory, METADATA_FILE)) as f:
-        metadata = json.load(f)
+    config = read_json(os.path.join(directory, CONFIG_FILE))
+    metadata = read_json(os.path.join(directory, METADATA_FILE))
     classes = _model_classes()
     class_name = config.get("class_name")
-    if class_name not in classes:
+    if class_name not in classes or not isinstance(config.get("config"), dict):
         raise ValueError(
             f"Preset {directory!r} names model class {class_name!r}; expected "
-            f"one of {sorted(classes)}. Received: class_name={class_name!r}"
+            f"one of {sorted(classes)} with its `config`. Received: class_name={class_name!r}"
         )
-    weights = os.path.join(directory, WEIGHTS_FILE)
-    actual = sha256(weights)
-    if actual != metadata.get("sha256"):
-        raise ValueError(
-            f"The weights of preset {directory!r} do not match the checksum in "
-            f"{METADATA_FILE}: the file is corrupt or was modified. Restore it "
-            "(e.g. `git checkout` the preset) or re-train it with its recipe. "
-            f"Received: sha256={actual}, expected {metadata.get('sha256')}"
-        )
+    verify_checksums(directory, metadata)
     cls = classes[class_name]
     if expected_class is not None and not issubclass(cls, expected_class):
         raise ValueError(
@@ -155,10 +172,52 @@ def load_preset(name_or_dir, expected_class=None):
             f"{expected_class.__name__}; load it with keras_vae.from_preset() or "
             f"{class_name}.from_preset(). Received: class_name={class_name!r}"
         )
-    model = cls.from_config(config["config"])
-    model.load_weights(weights)
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    try:
+        model = cls.from_config(config["config"])
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"The config of preset {directory!r} ({CONFIG_FILE}) does not build a "
+            f"{class_name}: {_first_line(e)}"
+        ) from None
+    try:
+        model.load_weights(weights)
+    except Exception as e:  # h5py's OSError, Keras' ValueError on a mismatch
+        raise ValueError(
+            f"File {weights!r} could not be loaded into the preset's {class_name}: it is "
+            f"damaged or from another model. Received: {type(e).__name__}: {_first_line(e)}"
+        ) from None
     model.preset_metadata = metadata
     return model
+
+
+def checksums(directory):
+    """`{file: sha256}` of the config and weights of a preset directory."""
+    return {name: sha256(os.path.join(directory, name)) for name in (CONFIG_FILE, WEIGHTS_FILE)}
+
+
+def verify_checksums(directory, metadata):
+    """Raises a `ValueError` naming the first file of `directory` whose
+    SHA-256 differs from the one `metadata` records (`files`, or the weights'
+    `sha256` of an older preset)."""
+    expected = metadata.get("files")
+    if not isinstance(expected, dict):
+        expected = {WEIGHTS_FILE: metadata.get("sha256")}
+    for name in (CONFIG_FILE, WEIGHTS_FILE) if "files" in metadata else (WEIGHTS_FILE,):
+        want = expected.get(name)
+        actual = sha256(os.path.join(directory, name))
+        if not isinstance(want, str) or actual != want.strip().lower():
+            raise ValueError(
+                f"File {name} of preset {directory!r} does not match the checksum in "
+                f"{METADATA_FILE}: the file is corrupt or was modified. Restore it "
+                "(e.g. `git checkout` the preset) or re-train it with its recipe. "
+                f"Received: sha256={actual}, expected {want}"
+            )
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def save_preset(model, directory, metadata=None, overwrite=False):
@@ -187,14 +246,13 @@ def save_preset(model, directory, metadata=None, overwrite=False):
             f"Preset directory {directory!r} exists and is not empty; pass "
             f"overwrite=True to replace it. Received: directory={directory!r}"
         )
-    parent = os.path.dirname(os.path.abspath(directory))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".preset-", dir=parent)
-    try:
-        with open(os.path.join(staging, CONFIG_FILE), "w") as f:
+    from keras_vae._export import staging
+
+    with staging.staged_directory(directory, overwrite=True) as tmp:
+        with open(os.path.join(tmp, CONFIG_FILE), "w") as f:
             json.dump({"class_name": type(model).__name__, "config": model.get_config()},
                       f, indent=2)
-        weights = os.path.join(staging, WEIGHTS_FILE)
+        weights = os.path.join(tmp, WEIGHTS_FILE)
         # An uncompiled twin, so the file holds the model's weights only (a
         # compiled model's .weights.h5 also carries the optimizer state).
         twin = type(model).from_config(model.get_config())
@@ -202,6 +260,7 @@ def save_preset(model, directory, metadata=None, overwrite=False):
         twin.save_weights(weights)
         import keras_vae
 
+        files = checksums(tmp)
         meta = {
             **(metadata or {}),
             "keras_version": keras.__version__,
@@ -209,15 +268,10 @@ def save_preset(model, directory, metadata=None, overwrite=False):
             "backend": keras.backend.backend(),
             "parameters": int(model.count_params()),
             "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-            "sha256": sha256(weights),
+            "sha256": files[WEIGHTS_FILE],
+            "files": files,
         }
-        with open(os.path.join(staging, METADATA_FILE), "w") as f:
+        with open(os.path.join(tmp, METADATA_FILE), "w") as f:
             json.dump(meta, f, indent=2, sort_keys=True)
-        model_card.write_model_card(staging, name=os.path.basename(os.path.normpath(directory)))
-        if os.path.exists(directory):
-            shutil.rmtree(directory)
-        os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        model_card.write_model_card(tmp, name=os.path.basename(os.path.normpath(directory)))
     return meta

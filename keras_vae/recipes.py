@@ -9,7 +9,6 @@ preset directory, and evaluates with `keras_vae.evaluation`.
 import contextlib
 import dataclasses
 import importlib.util
-import json
 import os
 import time
 
@@ -143,14 +142,22 @@ def test_data(recipe, num_examples, seed=0, data_dir=None, with_labels=False):
 
 
 def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
-          tensorboard=False, data_dir=None, distribute=None):
+          tensorboard=False, data_dir=None, distribute=None, force=False):
     """Trains a recipe into `out/`, resuming from `out/checkpoint.weights.h5`.
 
     Writes the checkpoint after every `steps_per_epoch` steps (default
-    `min(steps, 500)`; weights,
-    optimizer state and the model's `step_counter`, so an interrupted run
-    continues its schedule), optional TensorBoard logs in `out/logs`, and at
-    the end a preset directory `out/preset`.
+    `min(steps, 500)`; weights, optimizer state and the model's
+    `step_counter`, so an interrupted run continues its schedule) atomically,
+    keeping the previous one (see `keras_vae._runs`); a manifest `out/run.json`
+    of what the run is; optional TensorBoard logs in `out/logs`; and at the
+    end a preset directory `out/preset`.
+
+    A rerun into the same `out` resumes from the newest complete checkpoint
+    (a damaged one falls back to the previous one, with a warning). It must
+    be the same run: another recipe, model, data set, batch size or seed is
+    refused unless `force=True`, which discards the old state. The recipe's
+    learning rate is applied from the step resumed at (and recorded in
+    `run.json`), and the wall time adds up over invocations.
 
     Args:
         distribute: None to train on one device; True for data-parallel
@@ -159,24 +166,51 @@ def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
             compiled, resumed and trained inside it, with the recipe's
             `batch_size` as the global batch (it must be a multiple of the
             number of replicas), so a step is the same step as on one device.
+        force: discard the checkpoints and manifest of another run in `out`.
 
     Returns:
-        `(model, history_dict, seconds)`.
+        `(model, history_dict, seconds)`: seconds of this invocation.
     """
+    from keras_vae import _runs
+
     steps = recipe.steps if steps is None else _validation.check_int("steps", steps, minimum=1)
-    steps_per_epoch = _validation.check_int(
-        "steps_per_epoch", steps_per_epoch or min(steps, 500), minimum=1)
+    if steps_per_epoch is None:
+        steps_per_epoch = min(steps, 500)
+    steps_per_epoch = _validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+    seed = _validation.check_seed("seed", seed)
+    _validation.check_float("learning_rate", recipe.learning_rate, minimum=0.0,
+                            exclusive_minimum=True)
+    out = os.fspath(out)
     scope = _distribution_scope(distribute)
     metadata = {}
     if scope is not None:
         scope.check_batch_size(recipe.batch_size)
         metadata = {"replicas": scope.num_replicas, "distribution": scope.describe()}
+    manifest = _runs.start(out, recipe, seed, force=force)  # before any training
     keras.utils.set_random_seed(seed)
-    os.makedirs(out, exist_ok=True)
     with scope if scope is not None else contextlib.nullcontext():
         model, history, seconds = _train(recipe, out, steps, steps_per_epoch, seed, verbose,
-                                         tensorboard, data_dir, metadata)
+                                         tensorboard, data_dir, metadata, manifest)
     return model, history, seconds
+
+
+def _epoch_chunks(done, steps, steps_per_epoch):
+    """`(initial_epoch, epochs, steps_per_epoch)` of the `fit` calls that take
+    the step counter from `done` to `steps` with a checkpoint at every
+    multiple of `steps_per_epoch` (and at `steps`)."""
+    chunks = []
+    epoch = done // steps_per_epoch
+    head = min(-done % steps_per_epoch, steps - done)
+    if head > 0:  # a run resumed off the epoch grid (a changed steps_per_epoch)
+        chunks.append((epoch, epoch + 1, head))
+        done, epoch = done + head, epoch + 1
+    full = max(steps - done, 0) // steps_per_epoch
+    if full:
+        chunks.append((epoch, epoch + full, steps_per_epoch))
+        done, epoch = done + full * steps_per_epoch, epoch + full
+    if steps > done:
+        chunks.append((epoch, epoch + 1, steps - done))
+    return chunks
 
 
 def _distribution_scope(distribute):
@@ -196,18 +230,19 @@ def _distribution_scope(distribute):
 
 
 def _train(recipe, out, steps, steps_per_epoch, seed, verbose, tensorboard, data_dir,
-           metadata):
+           metadata, manifest):
+    from keras_vae import _runs
     from keras_vae import presets
 
     model = build_model(recipe, seed)
-    checkpoint = os.path.join(out, "checkpoint.weights.h5")
-    done = 0
-    if os.path.exists(checkpoint):
-        model.load_weights(checkpoint)
-        done = int(keras.ops.convert_to_numpy(model.step_counter))
-        if verbose:
-            print(f"resuming {recipe.name} from {checkpoint} at step {done}")
-    callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, save_weights_only=True)]
+    done = _runs.restore(model, out)
+    if done and verbose:
+        print(f"resuming {recipe.name} from {out} at step {done}")
+    _runs.apply_learning_rate(model, manifest, recipe.learning_rate, done, verbose)
+    checkpoint = _runs.AtomicCheckpoint(out, manifest)
+    checkpoint.set_model(model)
+    checkpoint.update_manifest()
+    callbacks = [checkpoint]
     if tensorboard:
         logs = os.path.join(out, "logs")
         callbacks += [keras.callbacks.TensorBoard(logs),
@@ -215,22 +250,19 @@ def _train(recipe, out, steps, steps_per_epoch, seed, verbose, tensorboard, data
     start = time.time()
     history = {}
     data = training_data(recipe, seed, data_dir)
-    # Whole epochs of steps_per_epoch, then one shorter epoch for the rest.
-    full, rest = divmod(steps, steps_per_epoch)
-    for epochs, length in ((full, steps_per_epoch), (full + 1, rest)):
-        first = min(done // steps_per_epoch, full) if length == steps_per_epoch else full
-        if length and done < steps and first < epochs:
-            fit = model.fit(data, epochs=epochs, initial_epoch=first, steps_per_epoch=length,
-                            callbacks=callbacks, shuffle=False, verbose=verbose).history
-            for key, values in fit.items():
-                history.setdefault(key, []).extend(values)
-            done = int(keras.ops.convert_to_numpy(model.step_counter))
+    for first, epochs, length in _epoch_chunks(done, steps, steps_per_epoch):
+        fit = model.fit(data, epochs=epochs, initial_epoch=first, steps_per_epoch=length,
+                        callbacks=callbacks, shuffle=False, verbose=verbose).history
+        for key, values in fit.items():
+            history.setdefault(key, []).extend(values)
     seconds = time.time() - start
+    checkpoint.update_manifest()
     presets.save_preset(model, os.path.join(out, "preset"), {
         "recipe": recipe.name, "dataset": recipe.dataset, "seed": seed,
         "steps": int(keras.ops.convert_to_numpy(model.step_counter)),
-        "wall_time_s": round(seconds, 1), "references": recipe.references,
+        "wall_time_s": round(checkpoint.wall_time(), 1), "references": recipe.references,
         "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size,
+        "learning_rates": manifest["learning_rates"],
         **metadata,
     }, overwrite=True)
     return model, history, seconds
@@ -330,8 +362,10 @@ def _disentanglement(model, metrics, seed, quick, data_dir=None):
 
 
 def write_json(path, data):
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
+    """Writes `data` as JSON to `path` atomically."""
+    from keras_vae import _atomic
+
+    _atomic.write_json(path, data)
 
 
 def write_figures(model, recipe, out, seed=0, data_dir=None):

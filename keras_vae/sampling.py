@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_vae import _validation
 from keras_vae import distribute
 
 
@@ -37,11 +38,7 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, seed=None, deterministic=False, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(
-                "Argument `seed` must be an integer or None. "
-                f"Received: seed={seed!r}"
-            )
+        seed = _validation.check_seed("seed", seed, allow_none=True)
         if not isinstance(deterministic, bool):
             raise TypeError(
                 "Argument `deterministic` must be a bool. "

@@ -74,3 +74,78 @@ def test_save_refuses_existing_directory(preset_dir):
     assert not [p for p in os.listdir(directory.parent) if p.startswith(".preset-")]
     with pytest.raises(TypeError, match="keras-vae model"):
         presets.save_preset(object(), directory.parent / "x")
+
+
+def test_config_is_inside_the_checksum(preset_dir):
+    directory, _, meta = preset_dir
+    assert set(meta["files"]) == {"config.json", "model.weights.h5"}
+    assert meta["files"]["config.json"] == presets.sha256(directory / "config.json")
+    config = json.loads((directory / "config.json").read_text())
+    config["config"]["beta"] = 100.0  # a hyperparameter edit, still valid JSON
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="File config.json .* does not match the checksum"):
+        keras_vae.from_preset(str(directory))
+
+
+def test_checksums_compare_case_insensitively(preset_dir, digits):
+    directory, model, _ = preset_dir
+    meta = json.loads((directory / "metadata.json").read_text())
+    meta["files"] = {k: v.upper() for k, v in meta["files"].items()}
+    meta["sha256"] = meta["sha256"].upper()
+    (directory / "metadata.json").write_text(json.dumps(meta))
+    loaded = keras_vae.from_preset(str(directory))
+    x, _ = digits
+    np.testing.assert_allclose(loaded.predict(x[:2]), model.predict(x[:2]), atol=1e-6)
+    del meta["files"]  # an older preset: the weights' checksum only
+    (directory / "metadata.json").write_text(json.dumps(meta))
+    assert type(keras_vae.from_preset(str(directory))) is keras_vae.BetaVAE
+
+
+@pytest.mark.parametrize("file, content, match", [
+    ("config.json", "{not json", r"config.json' is not valid JSON"),
+    ("config.json", "[1, 2]", r"config.json' must hold a JSON object. Received: a JSON list"),
+    ("metadata.json", "", r"metadata.json' is not valid JSON"),
+    ("metadata.json", '"text"', r"metadata.json' must hold a JSON object"),
+    ("config.json", '{"class_name": "VAE"}', r"model class 'VAE'.*with its `config`"),
+])
+def test_malformed_files_are_one_line_naming_the_file(preset_dir, file, content, match):
+    directory, _, _ = preset_dir
+    (directory / file).write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        keras_vae.from_preset(str(directory))
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_weights_with_a_matching_checksum_name_the_file(preset_dir):
+    directory, _, _ = preset_dir
+    weights = directory / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:500])
+    meta = json.loads((directory / "metadata.json").read_text())
+    meta["files"]["model.weights.h5"] = meta["sha256"] = presets.sha256(weights)
+    (directory / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"model.weights.h5' could not be loaded") as info:
+        keras_vae.from_preset(str(directory))
+    assert "\n" not in str(info.value)
+
+
+def test_empty_name_is_a_clear_error():
+    for name in ("", "   "):
+        with pytest.raises(ValueError, match=r"must name a preset.*Received: name_or_dir="):
+            keras_vae.from_preset(name)
+
+
+def test_preset_folders_follow_the_umask_and_stale_staging_is_removed(preset_dir):
+    directory, model, _ = preset_dir
+    old = os.umask(0o022)
+    try:
+        presets.save_preset(model, directory, overwrite=True)
+        assert os.stat(directory).st_mode & 0o777 == 0o755
+        os.umask(0o002)
+        presets.save_preset(model, directory, overwrite=True)
+        assert os.stat(directory).st_mode & 0o777 == 0o775
+    finally:
+        os.umask(old)
+    dead = directory.parent / f".{directory.name}.partial-999999999-0123abcd"
+    dead.mkdir()  # left by a writer that was killed (no such process)
+    presets.save_preset(model, directory, overwrite=True)
+    assert not dead.exists()

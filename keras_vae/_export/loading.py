@@ -3,7 +3,6 @@
 preset directory, loaded by `keras_vae.presets.load_preset`).
 """
 
-import json
 import os
 
 import keras
@@ -36,7 +35,20 @@ def load_model(source, config=None):
         )
     if source.endswith(".keras"):
         _check_file("source", source)
-        return keras.saving.load_model(source, compile=False)
+        import zipfile
+
+        if not zipfile.is_zipfile(source):
+            raise ValueError(
+                f"File {source!r} is not a valid .keras file (a zip archive): it is "
+                f"truncated or damaged. Received: source={source!r}"
+            )
+        try:
+            return keras.saving.load_model(source, compile=False)
+        except Exception as e:  # zip, JSON or h5 errors from inside Keras
+            raise ValueError(
+                f"File {source!r} could not be loaded as a .keras model: it is damaged "
+                f"or incomplete. Received: {type(e).__name__}: {_first_line(e)}"
+            ) from None
     if source.endswith(".weights.h5"):
         _check_file("source", source)
         if config is None:
@@ -47,7 +59,14 @@ def load_model(source, config=None):
                 f"Received: source={source!r} with config=None"
             )
         model = model_from_config(config)
-        model.load_weights(source)
+        try:
+            model.load_weights(source)
+        except Exception as e:  # h5py's OSError, Keras' ValueError on a mismatch
+            raise ValueError(
+                f"File {source!r} could not be loaded into the {type(model).__name__} of "
+                "the config: it is damaged or holds another model's weights. Received: "
+                f"{type(e).__name__}: {_first_line(e)}"
+            ) from None
         return model
     if os.path.isfile(source):
         raise ValueError(
@@ -63,9 +82,10 @@ def load_model(source, config=None):
 def model_from_config(config):
     """Builds a keras_vae model from a config dict or a JSON file path."""
     if isinstance(config, (str, os.PathLike)):
+        from keras_vae.presets import read_json
+
         _check_file("config", os.fspath(config))
-        with open(config) as f:
-            config = json.load(f)
+        config = read_json(os.fspath(config))
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(
             "Argument `config` must be a serialized model: a dict (or JSON "
@@ -86,6 +106,11 @@ def _check_file(name, path):
         raise FileNotFoundError(
             f"Argument `{name}` must be an existing file. Received: {name}={path!r}"
         )
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _short(value, limit=200):

@@ -1,14 +1,19 @@
 """All-or-nothing output: write into a hidden directory beside the target,
-then move it into place with `os.rename` (atomic on one filesystem).
+fsync it, then move it into place with `os.rename` (atomic on one
+filesystem).
 
 On any failure the partial directory (and any parent directory created for
-it) is removed, and an existing target is left as it was.
+it) is removed, and an existing target is left as it was. The hidden names
+carry the writer's process id; those of a writer that was killed are removed
+by the next write to the same target (`keras_vae._atomic.remove_stale`), and
+a target the killed writer had moved aside is put back.
 """
 
 import contextlib
 import os
 import shutil
-import uuid
+
+from keras_vae import _atomic
 
 
 def check_target(path, overwrite):
@@ -36,11 +41,14 @@ def staged_directory(path, overwrite):
     """
     path = os.path.abspath(path)
     created = _make_parents(os.path.dirname(path))
-    staging = _sibling(path, "partial")
+    _atomic.remove_stale(path)
+    staging = _atomic.temp_sibling(path, "partial")
     os.mkdir(staging)  # honours the umask, unlike tempfile.mkdtemp (0o700)
     try:
         yield staging
+        _atomic.fsync_tree(staging)
         _move_into_place(staging, path, overwrite)
+        _atomic.fsync_dir(os.path.dirname(path))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         for directory in reversed(created):
@@ -54,7 +62,7 @@ def _move_into_place(staging, path, overwrite):
     if not os.path.lexists(path):
         os.rename(staging, path)
         return
-    backup = _sibling(path, "old")
+    backup = _atomic.temp_sibling(path, "old")
     os.rename(path, backup)
     try:
         os.rename(staging, path)
@@ -65,11 +73,6 @@ def _move_into_place(staging, path, overwrite):
         shutil.rmtree(backup, ignore_errors=True)
     else:
         os.remove(backup)
-
-
-def _sibling(path, tag):
-    directory, name = os.path.split(path)
-    return os.path.join(directory, f".{name}.{tag}-{uuid.uuid4().hex[:8]}")
 
 
 def _make_parents(directory):

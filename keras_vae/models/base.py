@@ -1,9 +1,12 @@
 """BaseVAE: everything the VAE family shares; a model adds only its regularizer."""
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import ops
 
+from keras_vae import _inputs
 from keras_vae import _validation
 from keras_vae import distribute
 from keras_vae import likelihoods as likelihoods_lib
@@ -99,9 +102,7 @@ class BaseVAE(keras.Model):
                 f"Received: network_kwargs={network_kwargs!r}"
             )
         self.network_kwargs = dict(network_kwargs or {})
-        if seed is not None:
-            _validation.check_int("seed", seed)
-        self.seed = seed
+        self.seed = _validation.check_seed("seed", seed, allow_none=True)
 
         # === Layers ===
         self.likelihood = likelihoods_lib.get(likelihood)
@@ -252,6 +253,7 @@ class BaseVAE(keras.Model):
                     f"loss, reconstruction_loss and {list(self.regularizer_terms)}. "
                     f"Received: {arg}={kwargs[arg]!r}"
                 )
+        _check_learning_rate(optimizer)
         super().compile(optimizer=optimizer, **kwargs)
 
     def compile_from_config(self, config):
@@ -286,23 +288,79 @@ class BaseVAE(keras.Model):
             callbacks=None, **kwargs):
         """`keras.Model.fit` with input checks and a non-finite-loss guard.
 
-        Adds `keras_vae.callbacks.StopOnNonFiniteLoss` unless present.
+        Every input kind is checked before Keras sees it (see
+        `keras_vae._inputs`): numpy arrays, nested lists and backend tensors
+        by value, `tf.data` datasets by element spec and an in-graph
+        finiteness/range assertion. Empty inputs, `sample_weight`,
+        `class_weight` and out-of-range `batch_size`, `epochs`,
+        `steps_per_epoch` or `validation_split` raise. Adds
+        `keras_vae.callbacks.StopOnNonFiniteLoss` unless present.
         """
-        self._check_data(x, "x")
-        if y is not None:
-            self._check_data(y, "y")
-        if not kwargs.get("validation_split"):
+        _refuse_weights(kwargs)
+        batch_size = _check_optional_int("batch_size", batch_size)
+        epochs = _validation.check_int("epochs", epochs, minimum=1)
+        initial_epoch = _validation.check_int("initial_epoch", kwargs.get("initial_epoch", 0),
+                                              minimum=0)
+        if initial_epoch >= epochs:
+            raise ValueError(
+                "Argument `initial_epoch` must be smaller than `epochs` (it is the index "
+                f"of the first epoch to run). Received: initial_epoch={initial_epoch}, "
+                f"epochs={epochs}"
+            )
+        for arg in ("steps_per_epoch", "validation_steps", "validation_batch_size",
+                    "validation_freq"):
+            if kwargs.get(arg) is not None:
+                kwargs[arg] = _check_optional_int(arg, kwargs[arg])
+        split = kwargs.get("validation_split", 0.0)
+        if split is not None:
+            split = _validation.check_float("validation_split", split, minimum=0.0)
+            if split >= 1.0:
+                raise ValueError(
+                    "Argument `validation_split` must be in [0, 1): the fraction of `x` "
+                    f"held out for validation. Received: validation_split={split}"
+                )
+            if split and (_inputs._is_dataset(x) or _inputs._is_unreadable(x)):
+                raise ValueError(
+                    "Argument `validation_split` applies to arrays only; pass "
+                    "`validation_data` with a dataset or generator. Received: "
+                    f"validation_split={split} with x of type {type(x).__name__}"
+                )
+        x = self._check_data(x, "x")
+        y = self._check_data(y, "y")
+        if y is not None and (_inputs._is_dataset(x) or _inputs._is_unreadable(x)):
+            raise ValueError(
+                "Argument `y` must be omitted when `x` is a dataset or generator (it "
+                f"yields its own targets). Received: y of type {type(y).__name__}"
+            )
+        if split and hasattr(x, "shape") and int(x.shape[0] * (1 - split)) < 1:
+            raise ValueError(
+                "Argument `validation_split` leaves no training example. Received: "
+                f"validation_split={split} with {x.shape[0]} examples"
+            )
+        if not split:
             distribute.check_array_batches(x, batch_size)
         validation_data = kwargs.get("validation_data")
-        if isinstance(validation_data, (tuple, list)):
-            self._check_data(validation_data[0], "validation_data")
+        if isinstance(validation_data, (tuple, list)) and not _looks_like_images(
+                validation_data, self._image_shape):
+            if len(validation_data) > 2 and validation_data[2] is not None:
+                raise ValueError(
+                    "keras-vae models do not support `sample_weight`, in `validation_data` "
+                    "neither: the regularizers (KL, MMD) are batch statistics. Received: "
+                    "validation_data=(x, y, sample_weight)"
+                )
+            parts = list(validation_data[:2])
+            parts[0] = self._check_data(parts[0], "validation_data")
+            if len(parts) > 1:
+                parts[1] = self._check_data(parts[1], "y")
+            kwargs["validation_data"] = tuple(parts)
         elif validation_data is not None:
-            self._check_data(validation_data, "validation_data")
+            kwargs["validation_data"] = self._check_data(validation_data, "validation_data")
         callbacks = list(callbacks or [])
         if not any(isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
             callbacks.append(StopOnNonFiniteLoss())
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs,
-                           verbose=verbose, callbacks=callbacks, **kwargs)
+        with _keep_usable(self), _inputs.translate_errors():
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs,
+                               verbose=verbose, callbacks=callbacks, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras' TensorFlow trainer, under a tf.distribute strategy, opens a
@@ -329,11 +387,16 @@ class BaseVAE(keras.Model):
             self.optimizer.build(self.trainable_variables)
         return super().load_weights(filepath, *args, **kwargs)
 
-    def evaluate(self, x=None, y=None, **kwargs):
-        self._check_data(x, "x")
-        if y is not None:
-            self._check_data(y, "y")
-        return super().evaluate(x, y, **kwargs)
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """`keras.Model.evaluate` with the input checks of `fit`."""
+        _refuse_weights(kwargs)
+        batch_size = _check_optional_int("batch_size", batch_size)
+        if kwargs.get("steps") is not None:
+            kwargs["steps"] = _check_optional_int("steps", kwargs["steps"])
+        x = self._check_data(x, "x")
+        y = self._check_data(y, "y")
+        with _keep_usable(self), _inputs.translate_errors():
+            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size=None, verbose=0, **kwargs):
         """Reconstructions from the posterior mean (decoder mean, e.g. pixel
@@ -344,39 +407,46 @@ class BaseVAE(keras.Model):
 
     def encode(self, x, batch_size=None, verbose=0):
         """Returns `(z_mean, z_log_var)` of q(z | x) as numpy arrays."""
-        self._check_data(x, "x")
-        z_mean, z_log_var = self.encoder.predict(
-            x, batch_size=batch_size, verbose=verbose
-        )
+        batch_size = _check_optional_int("batch_size", batch_size)
+        x = self._check_data(x, "x")
+        with _keep_usable(self, self.encoder), _inputs.translate_errors():
+            z_mean, z_log_var = self.encoder.predict(
+                x, batch_size=batch_size, verbose=verbose
+            )
         return z_mean, z_log_var
 
     def decode(self, z, batch_size=None, verbose=0):
         """Returns the decoder mean (e.g. pixel probabilities) for codes `z`."""
-        z = np.asarray(z)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"`z` must have shape (num_codes, {self.latent_dim}). "
-                f"Received: z.shape={z.shape}"
+        batch_size = _check_optional_int("batch_size", batch_size)
+        if _inputs._is_dataset(z) or _inputs._is_unreadable(z):
+            raise TypeError(
+                f"Argument `z` must be an array of codes (num_codes, {self.latent_dim}). "
+                f"Received: z of type {type(z).__name__}"
             )
-        _validation.check_finite_numeric("z", z)
-        return self._inference_model("decode").predict(
-            z.astype("float32"), batch_size=batch_size, verbose=verbose
-        )
+        z = _inputs.check_array("z", z, (self.latent_dim,), what="codes")
+        z = np.asarray(_inputs._to_numpy(z), dtype="float32")
+        model = self._inference_model("decode")
+        with _keep_usable(self, model):
+            return model.predict(z, batch_size=batch_size, verbose=verbose)
 
     def reconstruct(self, x, batch_size=None, verbose=0, **kwargs):
         """Decodes the posterior mean of each input: `decode(encode(x)[0])`."""
-        self._check_data(x, "x")
-        return self._inference_model("reconstruct").predict(
-            x, batch_size=batch_size, verbose=verbose, **kwargs
-        )
+        batch_size = _check_optional_int("batch_size", batch_size)
+        if kwargs.get("steps") is not None:
+            kwargs["steps"] = _check_optional_int("steps", kwargs["steps"])
+        x = self._check_data(x, "x")
+        model = self._inference_model("reconstruct")
+        with _keep_usable(self, model), _inputs.translate_errors():
+            return model.predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
 
     def sample(self, n, seed=None, batch_size=None):
-        """Decodes `n` draws of the prior N(0, I) (lecture slides 13-14).
+        """Decodes `n` draws of the prior N(0, I).
 
         The draws come from numpy's generator with `seed`, so the same seed
         and weights give the same images on every backend.
         """
         n = _validation.check_int("n", n, minimum=1)
+        seed = _validation.check_seed("seed", seed, allow_none=True)
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
         return self.decode(z.astype("float32"), batch_size=batch_size)
 
@@ -396,37 +466,11 @@ class BaseVAE(keras.Model):
         return cache[kind]
 
     def _check_data(self, data, name):
-        """Clear errors for wrong shapes, dtypes and ranges before Keras runs."""
-        if data is None:
-            return
-        try:
-            import tensorflow as tf
-
-            if isinstance(data, tf.data.Dataset):
-                specs = data.element_spec
-                if not isinstance(specs, (tuple, list)):
-                    specs = (specs,)
-                for spec, part in zip(specs[:2], (name, "y")):
-                    if isinstance(spec, tf.TensorSpec):
-                        _check_shape(tuple(spec.shape), self._image_shape, part)
-                return
-        except ImportError:  # pragma: no cover - tensorflow is a dependency
-            pass
-        if isinstance(data, (list, tuple)):
-            data = np.asarray(data)
-        if not hasattr(data, "shape") or not hasattr(data, "dtype"):
-            return  # generators, PyDataset, DataLoader: checked by Keras
-        _check_shape(tuple(data.shape), self._image_shape, name)
-        if isinstance(data, np.ndarray):
-            _validation.check_finite_numeric(name, data)
-            low, high = getattr(self.likelihood, "target_range", None) or (None, None)
-            if low is not None and data.size and (data.min() < low or data.max() > high):
-                raise ValueError(
-                    f"likelihood='{self.likelihood.name_}' needs `{name}` in "
-                    f"[{low}, {high}]. Scale your images, e.g. x / 255.0 for "
-                    "uint8 pixels, or use likelihood='gaussian'. Received: "
-                    f"{name} with min={data.min()} and max={data.max()}"
-                )
+        """Clear errors for wrong shapes, dtypes, ranges and empty inputs
+        before Keras runs (`keras_vae._inputs`); returns what Keras gets."""
+        low, high = getattr(self.likelihood, "target_range", None) or (None, None)
+        target_range = None if low is None else (self.likelihood.name_, low, high)
+        return _inputs.check_data(name, data, self._image_shape, target_range)
 
     def export(self, filepath, format="saved_model", **kwargs):
         """Exports for serving with `keras_vae.export` (encode / decode /
@@ -479,20 +523,79 @@ class BaseVAE(keras.Model):
         return cls(**config)
 
 
-def _check_shape(shape, image_shape, name):
-    if len(shape) != 4 or tuple(shape[1:]) != image_shape:
-        hint = ""
-        if name == "y":
-            hint = (
-                " A VAE reconstructs its input: omit `y`. If your data are "
-                "(image, label) pairs, keep only the images, e.g. "
-                "`dataset.map(lambda x, y: x)`."
-            )
+@contextlib.contextmanager
+def _keep_usable(model, *runners):
+    """Leaves `model` usable when a Keras loop it (or `runners`, Keras models
+    sharing its variables) runs is interrupted by an error.
+
+    Keras' JAX trainer detaches the variables' values while its loop runs
+    (`_purge_model_variables`) and puts them back at the end; an exception in
+    between (a bad batch, a failing callback) leaves them `None`, and every
+    later call fails. Here the trainer's last state is synced back, and any
+    variable still detached gets its value from before the call (JAX arrays
+    are immutable, so keeping them costs nothing). Other backends update
+    variables in place: nothing to do.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    variables = list(model.variables)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        variables += list(optimizer.variables)
+    before = [v._value for v in variables]
+    try:
+        yield
+    except BaseException:
+        for runner in (model,) + runners:
+            if getattr(runner, "_jax_state", None) and not runner._jax_state_synced:
+                with contextlib.suppress(Exception):
+                    runner.jax_state_sync()
+            runner._jax_state = None
+            runner._jax_state_synced = True
+        for variable, value in zip(variables, before):
+            if variable._value is None:
+                variable._value = value
+        raise
+
+
+def _check_learning_rate(optimizer):
+    """A constant learning rate must be finite and > 0 (schedules pass)."""
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        return
+    if callable(getattr(optimizer, "_learning_rate", None)):
+        return  # a LearningRateSchedule
+    value = float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+    if not (np.isfinite(value) and value > 0):
         raise ValueError(
-            f"`{name}` must be a batch of images of shape (num_images,) + "
-            f"{image_shape}, the model's `input_shape`.{hint} Received: "
-            f"{name}.shape={shape}"
+            "The optimizer's `learning_rate` must be a finite number > 0 (a negative "
+            f"one ascends the loss). Received: learning_rate={value:g}"
         )
+
+
+def _refuse_weights(kwargs):
+    for arg in ("sample_weight", "class_weight"):
+        if kwargs.get(arg) is not None:
+            value = kwargs[arg]
+            raise ValueError(
+                f"keras-vae models do not support `{arg}`: the regularizers (KL, MMD) "
+                "are batch statistics over unweighted examples. Received: "
+                f"{arg} of type {type(value).__name__}"
+                + (f" and shape {tuple(value.shape)}" if hasattr(value, "shape") else "")
+            )
+
+
+def _check_optional_int(name, value):
+    return None if value is None else _validation.check_int(name, value, minimum=1)
+
+
+def _looks_like_images(data, image_shape):
+    """Whether a list passed as `validation_data` is a nested list of images
+    rather than an `(x, y)` tuple."""
+    try:
+        return np.asarray(data[0]).shape == tuple(image_shape)
+    except Exception:  # ragged: a tuple of arrays of different shapes
+        return False
 
 
 def _check_network(network, name, input_shape, output_shapes):

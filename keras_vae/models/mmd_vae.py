@@ -53,20 +53,24 @@ class MMDVAE(BaseVAE):
                 "bandwidth", bandwidth, minimum=0.0, exclusive_minimum=True
             )
         self.bandwidth = bandwidth
-        if multiscale and scales is not None:
+        if multiscale is True and scales is not None:
             raise ValueError(
                 "Pass either `scales` or `multiscale=True`, not both. "
                 f"Received: scales={scales}, multiscale={multiscale}"
             )
-        self.multiscale = bool(multiscale)
+        self.multiscale = _validation.check_bool("multiscale", multiscale)
         if scales is None:
             scales = self.MULTISCALE if multiscale else (1.0,)
+        scales = _validation.check_sequence("scales", scales)
+        if not scales:
+            raise ValueError("Argument `scales` must hold at least one positive number. "
+                             f"Received: scales={scales}")
         self.scales = tuple(
             _validation.check_float("scales", s, minimum=0.0, exclusive_minimum=True)
             for s in scales
         )
         super().__init__(**kwargs)
-        seed = None if self.seed is None else self.seed + 1
+        seed = None if self.seed is None else (self.seed + 1) % (_validation.MAX_SEED + 1)
         self.prior_seed_generator = keras.random.SeedGenerator(seed)
 
     def regularizer(self, z_mean, z_log_var, z, training=False):
