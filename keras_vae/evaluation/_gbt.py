@@ -25,10 +25,11 @@ fix the numbers follow the scikit-learn implementation:
   `n`; averaged over the trees that split at least once and normalized to
   sum 1 (zeros if no tree splits).
 
-The one scikit-learn behaviour not reproduced is its random tie-breaking
-between features whose best splits are exactly equal (it visits features in
-a random order); here the lowest feature index wins. With continuous codes
-such ties only occur in tiny nodes. Everything is vectorized: the `K` trees
+Where the best splits of several features are exactly equal (duplicated
+codes, or tiny nodes), scikit-learn keeps the first of them in a random
+visiting order, so a uniformly random one; here too, from a seeded
+generator, so the importances equal scikit-learn's for some seed of its
+(in disentanglement_lib unseeded) generator. Everything is vectorized: the `K` trees
 of a stage are grown together, one tree level at a time, on per-node sorted
 copies of the feature orders.
 """
@@ -49,7 +50,7 @@ def _expit(raw):
     return 1.0 / (1.0 + np.exp(-raw))
 
 
-def _grow_tree(x, perm, tied, target, max_depth):
+def _grow_tree(x, perm, tied, target, max_depth, rng):
     """Grows one depth-limited regression tree on `target` `(n,)`.
 
     `x` `(n, d)` float32 features, `perm` `(d, n)` the sorted order of every
@@ -60,7 +61,8 @@ def _grow_tree(x, perm, tied, target, max_depth):
     the parent's). Returns the split features and thresholds
     `(2**max_depth - 1,)` in heap layout (a node that does not split sends
     everything left: threshold +inf), the leaf slot `(n,)` of every sample
-    at depth `max_depth` and the unnormalized importances `(d,)`.
+    at depth `max_depth` and the unnormalized importances `(d,)`. `rng`
+    (a `np.random.RandomState`) breaks exact ties between features.
     """
     d, n = perm.shape
     features = np.zeros(2**max_depth - 1, dtype=np.int64)
@@ -92,10 +94,16 @@ def _grow_tree(x, perm, tied, target, max_depth):
                 proxy[tied] = np.where(
                     xs[:, 1:] > xs[:, :-1] + _FEATURE_THRESHOLD,
                     proxy[tied], -np.inf)
-            best = int(np.argmax(proxy))  # first feature, first position
-            f, p = divmod(best, size - 1)
-            if proxy[f, p] == -np.inf:
+            per_feature = proxy.max(axis=1)
+            top = per_feature.max()
+            if top == -np.inf:
                 continue  # no valid split: a leaf
+            tied_best = np.flatnonzero(per_feature == top)
+            # scikit-learn visits the features in a random order and keeps
+            # the first best one: a uniform pick among exact ties.
+            f = int(tied_best[rng.randint(tied_best.size)]
+                    if tied_best.size > 1 else tied_best[0])
+            p = int(np.argmax(proxy[f]))  # first best position
             lo = np.float64(x[order[f, p], f])
             hi = np.float64(x[order[f, p + 1], f])
             thr = lo / 2.0 + hi / 2.0
@@ -118,12 +126,12 @@ def _grow_tree(x, perm, tied, target, max_depth):
     return features, thresholds, slot, importance
 
 
-def _grow_trees(x, perm, target, max_depth):
+def _grow_trees(x, perm, target, max_depth, rng):
     """`_grow_tree` for each row of `target` `(K, n)`; stacked outputs."""
     xs = np.take_along_axis(x.T, perm, 1).astype(np.float64)
     tied = np.flatnonzero(
         np.any(xs[:, 1:] <= xs[:, :-1] + _FEATURE_THRESHOLD, axis=1))
-    parts = [_grow_tree(x, perm, tied, t, max_depth) for t in target]
+    parts = [_grow_tree(x, perm, tied, t, max_depth, rng) for t in target]
     return tuple(np.stack(p, axis=0) for p in zip(*parts))
 
 
@@ -157,7 +165,7 @@ def _apply(x, features, thresholds, max_depth):
 
 
 def fit_gbt_classifier(x, y, num_stages=100, learning_rate=0.1,
-                       max_depth=_MAX_DEPTH):
+                       max_depth=_MAX_DEPTH, random_state=0):
     """Fits scikit-learn's default gradient-boosted classifier (see module).
 
     Args:
@@ -165,6 +173,7 @@ def fit_gbt_classifier(x, y, num_stages=100, learning_rate=0.1,
         y: int array `(n,)` of class labels `0..K-1`, `K >= 2` present.
         num_stages, learning_rate, max_depth: boosting settings
             (scikit-learn's defaults 100, 0.1, 3).
+        random_state: int seed of the tie-breaking between features.
 
     Returns:
         A dict with the model (`init`, `features`, `thresholds`, `values`
@@ -173,6 +182,7 @@ def fit_gbt_classifier(x, y, num_stages=100, learning_rate=0.1,
     """
     x = np.asarray(x, dtype=np.float32)
     n, d = x.shape
+    rng = np.random.RandomState(random_state)
     num_classes = int(y.max()) + 1
     prior = np.bincount(y, minlength=num_classes) / n
     eps = np.finfo(np.float64).eps
@@ -201,7 +211,7 @@ def fit_gbt_classifier(x, y, num_stages=100, learning_rate=0.1,
             prob = _softmax(raw.T).T
         neg_gradient = onehot - prob
         features, thresholds, slot, tree_importance = _grow_trees(
-            x, perm, neg_gradient, max_depth)
+            x, perm, neg_gradient, max_depth, rng)
         values = _leaf_values(slot, num_slots, neg_gradient, onehot, factor)
         raw += learning_rate * np.take_along_axis(values, slot, 1)
         split = np.isfinite(thresholds[:, 0])
