@@ -89,12 +89,19 @@ def _grow_tree(x, perm, tied, target, max_depth, rng):
             left /= n_left
             proxy = left
             proxy += right
-            if tied.size:
-                xs = x[order[tied], tied[:, None]].astype(np.float64)
-                proxy[tied] = np.where(
-                    xs[:, 1:] > xs[:, :-1] + _FEATURE_THRESHOLD,
-                    proxy[tied], -np.inf)
-            per_feature = proxy.max(axis=1)
+            best_pos = np.argmax(proxy, axis=1)  # first best per feature
+            for j in tied:
+                # A position is valid only where the next value of the node
+                # is more than 1e-7 larger; check the best one, and only if
+                # it is invalid mask the whole row (rare for real codes).
+                q = best_pos[j]
+                if x[order[j, q + 1], j] > np.float64(x[order[j, q], j]) + (
+                        _FEATURE_THRESHOLD):
+                    continue
+                xs = x[order[j], j].astype(np.float64)
+                proxy[j, xs[1:] <= xs[:-1] + _FEATURE_THRESHOLD] = -np.inf
+                best_pos[j] = np.argmax(proxy[j])
+            per_feature = proxy[np.arange(d), best_pos]
             top = per_feature.max()
             if top == -np.inf:
                 continue  # no valid split: a leaf
@@ -103,15 +110,18 @@ def _grow_tree(x, perm, tied, target, max_depth, rng):
             # the first best one: a uniform pick among exact ties.
             f = int(tied_best[rng.randint(tied_best.size)]
                     if tied_best.size > 1 else tied_best[0])
-            p = int(np.argmax(proxy[f]))  # first best position
+            p = int(best_pos[f])
             lo = np.float64(x[order[f, p], f])
             hi = np.float64(x[order[f, p + 1], f])
             thr = lo / 2.0 + hi / 2.0
             features[heap], thresholds[heap] = f, thr
-            go = (x[:, f] > thr)[order]  # (d, size): same count in each row
+            # Stable partition of every feature's order (each row has the
+            # same n_l samples on the left).
+            go = (x[:, f] > thr)[order].ravel()
             n_l, n_r = p + 1, size - p - 1
-            left_order = order[~go].reshape(d, n_l)
-            right_order = order[go].reshape(d, n_r)
+            flat = order.ravel()
+            left_order = np.compress(~go, flat).reshape(d, n_l)
+            right_order = np.compress(go, flat).reshape(d, n_r)
             left_t = target[left_order[0]]
             right_t = target[right_order[0]]
             s_l, s_r = left_t.sum(), right_t.sum()
