@@ -546,7 +546,7 @@ def test_linear_svc_solver_is_liblinear_optimum():
         x = 0.7 * y + rng.normal(size=400)
         ref = LinearSVC(C=0.01, class_weight="balanced", tol=1e-12,
                         max_iter=100000).fit(x[:, None], y)
-        w, b = _svm.fit_linear_svc_1d(x, y, num_classes)
+        (w, b), = _svm.fit_linear_svc_1d(x, [y])
         np.testing.assert_allclose(w, ref.coef_.ravel(), atol=1e-6)
         np.testing.assert_allclose(b, ref.intercept_, atol=1e-6)
         np.testing.assert_array_equal(_svm.predict_linear_svc_1d(w, b, x),

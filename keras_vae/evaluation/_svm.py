@@ -30,10 +30,19 @@ that tolerance of the boundary.
 import numpy as np
 
 
-def _group_sums(prefix, lo, hi):
-    """Sums over the sorted range `[lo, hi)` from `prefix` `(Q, n + 1, 3)`."""
-    rows = np.arange(prefix.shape[0])
-    return prefix[rows, hi] - prefix[rows, lo]  # (Q, 3): count, sum x, x^2
+def _range_sums(stats, lo, hi):
+    """Sums of `(1, x, x^2)` over sorted positions `[lo, hi)`, per problem.
+
+    `stats` holds the cumulative sums `total` `(n + 1, 3)` over the sorted
+    samples, and `keys`, `cum` for the positive class of every problem: the
+    positive samples of all problems in one array, ordered by (problem's
+    class id, sorted position), with `keys = class_id * (n + 1) +
+    position` and their cumulative sums `cum`.
+    """
+    total, keys, cum, group, stride = stats
+    pos = (cum[np.searchsorted(keys, group * stride + hi)]
+           - cum[np.searchsorted(keys, group * stride + lo)])
+    return pos, total[hi] - total[lo] - pos
 
 
 def _active_ranges(xs, w, b, sign):
@@ -52,18 +61,17 @@ def _active_ranges(xs, w, b, sign):
     return lo, hi
 
 
-def _terms(prefix_pos, prefix_neg, xs, w, b, c_pos, c_neg):
-    """Objective, gradient and Hessian entries of every problem."""
-    out = []
-    for prefix, sign, c in ((prefix_pos, 1.0, c_pos),
-                            (prefix_neg, -1.0, c_neg)):
-        lo, hi = _active_ranges(xs, w, b, sign)
-        s = _group_sums(prefix, lo, hi)
-        out.append((s[:, 0] * c, s[:, 1] * c, s[:, 2] * c, sign))
+def _terms(stats, signs, xs, w, b):
+    """Objective, gradient, Hessian entries and active ranges per problem."""
     value = 0.5 * (w * w + b * b)
     g_w, g_b = w.copy(), b.copy()
     h_ww, h_wb, h_bb = np.ones_like(w), np.zeros_like(w), np.ones_like(w)
-    for s1, sx, sxx, sign in out:
+    ranges = []
+    for index, (sign, c) in enumerate(signs):
+        lo, hi = _active_ranges(xs, w, b, sign)
+        ranges += [lo, hi]
+        s = _range_sums(stats, lo, hi)[index]
+        s1, sx, sxx = s[:, 0] * c, s[:, 1] * c, s[:, 2] * c
         # sum c (w x + b - s)^2 and its derivatives (s^2 = 1).
         value = value + (w * w * sxx + 2 * w * b * sx + b * b * s1
                          - 2 * sign * (w * sx + b * s1) + s1)
@@ -72,69 +80,83 @@ def _terms(prefix_pos, prefix_neg, xs, w, b, c_pos, c_neg):
         h_ww = h_ww + 2 * sxx
         h_wb = h_wb + 2 * sx
         h_bb = h_bb + 2 * s1
-    return value, g_w, g_b, h_ww, h_wb, h_bb
+    return value, (g_w, g_b), (h_ww, h_wb, h_bb), np.stack(ranges)
 
 
-def _objective(prefix_pos, prefix_neg, xs, w, b, c_pos, c_neg):
-    return _terms(prefix_pos, prefix_neg, xs, w, b, c_pos, c_neg)[0]
-
-
-def fit_linear_svc_1d(x, y, num_classes, C=0.01, max_iter=100):
+def fit_linear_svc_1d(x, labels, C=0.01, max_iter=100):
     """Solves every one-vs-rest problem of one feature (see module).
 
     Args:
         x: float array `(n,)`.
-        y: int array `(n,)` of classes `0..num_classes-1`, each present.
-        num_classes: int >= 2.
+        labels: a list of int arrays `(n,)`, each with classes
+            `0..K-1`, all present (one classification task each, solved
+            together).
         C: float > 0, the SVM's C.
         max_iter: int, Newton iterations.
 
     Returns:
-        Arrays `(w, b)` of shape `(num_classes,)`, or `(1,)` for two classes.
+        A list with one pair `(w, b)` per task, arrays of shape `(K,)`, or
+        `(1,)` for two classes.
     """
     n = x.size
     order = np.argsort(x, kind="stable")
     xs = x[order].astype(np.float64)
-    ys = y[order]
-    counts = np.bincount(y, minlength=num_classes)
-    weight = n / (num_classes * counts)
+    # Class ids: task t's class k is `offset_t + k`; every problem's
+    # positives are one class.
+    class_ids, group, c_pos, c_neg, sizes = [], [], [], [], []
+    offset = 0
+    for y in labels:
+        num_classes = int(y.max()) + 1
+        weight = n / (num_classes * np.bincount(y, minlength=num_classes))
+        class_ids.append(offset + y[order])
+        if num_classes == 2:
+            group.append([offset + 1])
+            c_pos.append([C * weight[1]])
+            c_neg.append([C * weight[0]])
+        else:
+            group.append(offset + np.arange(num_classes))
+            c_pos.append(C * weight)
+            c_neg.append(np.full(num_classes, C))
+        sizes.append(len(group[-1]))
+        offset += num_classes
+    stride = n + 1
+    keys = (np.concatenate(class_ids) * stride
+            + np.tile(np.arange(n), len(labels)))
+    by_key = np.argsort(keys, kind="stable")
     feats = np.stack([np.ones(n), xs, xs * xs], axis=1)  # (n, 3)
-    if num_classes == 2:
-        positive = [1]
-        c_pos = np.array([C * weight[1]])
-        c_neg = np.array([C * weight[0]])
-    else:
-        positive = list(range(num_classes))
-        c_pos = C * weight
-        c_neg = np.full(num_classes, C)
-    member = ys[None, :] == np.asarray(positive)[:, None]  # (Q, n)
-    zero = np.zeros((len(positive), 1, 3))
-    prefix_pos = np.concatenate(
-        [zero, np.cumsum(member[:, :, None] * feats[None], axis=1)], axis=1)
-    total = np.concatenate([zero[0], np.cumsum(feats, axis=0)])[None]
-    prefix_neg = total - prefix_pos
-    w = np.zeros(len(positive))
-    b = np.zeros(len(positive))
-    args = (prefix_pos, prefix_neg, xs)
+    zero = np.zeros((1, 3))
+    cum = np.concatenate(
+        [zero, np.cumsum(np.tile(feats, (len(labels), 1))[by_key], axis=0)])
+    total = np.concatenate([zero, np.cumsum(feats, axis=0)])
+    stats = (total, keys[by_key], cum, np.concatenate(group), stride)
+    signs = ((1.0, np.concatenate(c_pos)), (-1.0, np.concatenate(c_neg)))
+    prefixes = (stats, signs)
+    w = np.zeros(len(stats[3]))
+    b = np.zeros(len(stats[3]))
+    value, grad, hess, ranges = _terms(*prefixes, xs, w, b)
     for _ in range(max_iter):
-        value, g_w, g_b, h_ww, h_wb, h_bb = _terms(*args, w, b, c_pos, c_neg)
+        h_ww, h_wb, h_bb = hess
         det = h_ww * h_bb - h_wb * h_wb
-        step_w = (h_bb * g_w - h_wb * g_b) / det
-        step_b = (h_ww * g_b - h_wb * g_w) / det
-        decrease = g_w * step_w + g_b * step_b
-        if np.all(decrease <= 1e-30 + 1e-15 * np.abs(value)):
-            break
+        step_w = (h_bb * grad[0] - h_wb * grad[1]) / det
+        step_b = (h_ww * grad[1] - h_wb * grad[0]) / det
+        decrease = grad[0] * step_w + grad[1] * step_b
         t = np.ones_like(w)
         for _ in range(60):
-            trial = _objective(*args, w - t * step_w, b - t * step_b, c_pos,
-                               c_neg)
-            ok = trial <= value - 1e-4 * t * decrease
+            trial = _terms(*prefixes, xs, w - t * step_w, b - t * step_b)
+            # On an unchanged active set the full Newton step is exact.
+            same = np.all(trial[3] == ranges, axis=0) & (t == 1)
+            ok = same | (trial[0] <= value - 1e-4 * t * decrease)
             if ok.all():
                 break
             t = np.where(ok, t, t / 2)
         w = w - t * step_w
         b = b - t * step_b
-    return w, b
+        value, grad, hess, ranges = trial if ok.all() else _terms(
+            *prefixes, xs, w, b)
+        if same.all():
+            break
+    bounds = np.cumsum([0] + sizes)
+    return [(w[i:j], b[i:j]) for i, j in zip(bounds[:-1], bounds[1:])]
 
 
 def predict_linear_svc_1d(w, b, x):

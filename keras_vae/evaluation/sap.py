@@ -28,8 +28,8 @@ def _svm_scores(codes, factors, test_codes, test_factors):
     encoded = [np.unique(factors[:, j], return_inverse=True)
                for j in range(factors.shape[1])]
     for i in range(codes.shape[1]):
-        for j, (classes, y) in enumerate(encoded):
-            w, b = _svm.fit_linear_svc_1d(codes[:, i], y, classes.size)
+        fits = _svm.fit_linear_svc_1d(codes[:, i], [y for _, y in encoded])
+        for j, ((classes, _), (w, b)) in enumerate(zip(encoded, fits)):
             predicted = classes[_svm.predict_linear_svc_1d(w, b,
                                                            test_codes[:, i])]
             scores[i, j] = np.mean(predicted == test_factors[:, j])
