@@ -29,7 +29,9 @@ def _check_group_codes(name, codes, index_name, index, ndim, layout):
 
 def _pair_features(pair_codes, _=None):
     """BetaVAE features: mean over the group of `|z(v1) - z(v2)|`."""
-    return np.mean(np.abs(pair_codes[:, 0] - pair_codes[:, 1]), axis=1)
+    diff = pair_codes[:, 0] - pair_codes[:, 1]
+    np.abs(diff, out=diff)
+    return diff.mean(axis=1)
 
 
 def _sklearn_accuracies(train_x, train_y, eval_x, eval_y):

@@ -30,8 +30,17 @@ def _argmin_variance_dims(variances, active):
     """
     candidates = np.flatnonzero(active)
 
+    every = candidates.size == variances.size
+
     def reduce(group_codes, _=None):
-        local = np.var(group_codes[..., candidates], axis=1, ddof=1)
+        codes = group_codes if every else group_codes[..., candidates]
+        # Sample variance over the group, from sums shifted by the first
+        # member (no cancellation for codes far from 0).
+        shifted = codes - codes[:, :1]
+        size = codes.shape[1]
+        sums = shifted.sum(axis=1)
+        squares = np.einsum("ngd,ngd->nd", shifted, shifted)
+        local = (squares - sums * sums / size) / (size - 1)
         return candidates[np.argmin(local / variances[candidates], axis=1)]
 
     return reduce
