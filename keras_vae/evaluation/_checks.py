@@ -63,7 +63,7 @@ def check_codes(name, codes, ndim=2, layout="(num_samples, num_latents)"):
             f"column. Received: {name}.shape={codes.shape}"
         )
     _check_finite(name, codes)
-    return codes.astype(np.float64)
+    return np.asarray(codes, dtype=np.float64)  # no copy if float64
 
 
 def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
