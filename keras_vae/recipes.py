@@ -344,20 +344,25 @@ def _disentanglement(model, metrics, seed, quick, data_dir=None):
     data = datasets.open_dsprites(data_dir)
     represent = lambda obs: model.encode(obs, batch_size=512)[0]  # noqa: E731
     n = 2000 if quick else 10_000
-    results = {}
+    results, protocols = {}, {}
     if "mig" in metrics:
-        results["mig"] = evaluation.compute_mig(
-            data, represent, seed, num_train=n, batch_size=512)["mig"]
+        mig = evaluation.compute_mig(data, represent, seed, num_train=n, batch_size=512)
+        results["mig"], protocols["mig"] = mig["mig"], mig["protocol"]
     if "factor_vae" in metrics:
-        results["factor_vae_score"] = evaluation.compute_factor_vae_score(
+        fvae = evaluation.compute_factor_vae_score(
             data, represent, seed, num_train=n // 10, num_eval=n // 20,
-            num_variance_estimate=n)["eval_accuracy"]
+            num_variance_estimate=n)
+        results["factor_vae_score"] = fvae["eval_accuracy"]
+        protocols["factor_vae_score"] = fvae["protocol"]
     if "dci" in metrics:
         dci = evaluation.compute_dci(data, represent, seed, num_train=n, num_test=n // 2,
                                      batch_size=512)
         results.update({"dci_disentanglement": dci["disentanglement"],
                         "dci_completeness": dci["completeness"],
                         "dci_informativeness": dci["informativeness_test"]})
+        protocols["dci"] = dci["protocol"]
+    # How each number was obtained (protocol, variant, sample sizes, seed).
+    results["disentanglement_protocols"] = protocols
     return results
 
 

@@ -3,8 +3,11 @@
 * Separability of codes by class labels: k-NN and logistic-regression probe
   accuracies and the silhouette score (`separability`).
 * Disentanglement on data with ground-truth factors: MIG, BetaVAE score,
-  FactorVAE score, DCI and SAP (`disentanglement`), each as a sampling
-  `compute_*` function and a `*_from_codes` core for precomputed codes.
+  FactorVAE score, DCI and SAP (`mig`, `beta_vae_score`,
+  `factor_vae_score`, `dci`, `sap`; all re-exported by `disentanglement`),
+  each as a sampling `compute_*` function and a `*_from_codes` core for
+  precomputed codes, by default with disentanglement_lib's protocol; plus
+  Chen et al.'s (2018) MIG estimator (`compute_mig_chen2018`).
 * Likelihood: ELBO, the importance-weighted bound (IWAE), reconstruction
   error, per-dimension KL and active units (`likelihood`).
 * The KL decomposition into index-code mutual information, total
@@ -24,10 +27,12 @@ from keras_vae.evaluation.disentanglement import compute_beta_vae_score
 from keras_vae.evaluation.disentanglement import compute_dci
 from keras_vae.evaluation.disentanglement import compute_factor_vae_score
 from keras_vae.evaluation.disentanglement import compute_mig
+from keras_vae.evaluation.disentanglement import compute_mig_chen2018
 from keras_vae.evaluation.disentanglement import compute_sap
 from keras_vae.evaluation.disentanglement import dci_from_codes
 from keras_vae.evaluation.disentanglement import dci_from_importance
 from keras_vae.evaluation.disentanglement import factor_vae_score_from_codes
+from keras_vae.evaluation.disentanglement import mig_chen2018_from_posteriors
 from keras_vae.evaluation.disentanglement import mig_from_codes
 from keras_vae.evaluation.disentanglement import sap_from_codes
 from keras_vae.evaluation.likelihood import active_units

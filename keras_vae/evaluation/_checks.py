@@ -63,7 +63,7 @@ def check_codes(name, codes, ndim=2, layout="(num_samples, num_latents)"):
             f"column. Received: {name}.shape={codes.shape}"
         )
     _check_finite(name, codes)
-    return codes.astype(np.float64)
+    return np.asarray(codes, dtype=np.float64)  # no copy if float64
 
 
 def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
@@ -222,3 +222,49 @@ def informative_factors(name, factors, excluded=None):
             stacklevel=4,
         )
     return candidates & varies
+
+
+def check_codes_and_factors(codes, factors, exclude_factors):
+    """Validates `(codes, factors)`; returns them and the scored mask."""
+    codes = check_codes("codes", codes)
+    factors = check_factors("factors", factors)
+    check_num_samples(codes=codes, factors=factors)
+    excluded = excluded_factors("exclude_factors", exclude_factors,
+                                factors.shape[1])
+    scored = informative_factors("factors", factors, excluded)
+    return codes, factors, scored
+
+
+def top_two_gap(scores):
+    """Per column, the largest entry minus the second largest (0 if d=1)."""
+    ordered = np.sort(scores, axis=0)[::-1]
+    second = ordered[1] if scores.shape[0] > 1 else 0.0
+    return ordered[0] - second
+
+
+def per_factor(values, scored):
+    """Scatters per-scored-factor values into a NaN-filled full vector."""
+    out = np.full(scored.shape[0], np.nan)
+    out[scored] = values
+    return out
+
+
+def protocol(name, variant, reference, seed=None, **sizes):
+    """The record of how a metric value was obtained.
+
+    Args:
+        name: the protocol whose numbers the value is comparable with, e.g.
+            `"disentanglement_lib"`.
+        variant: the estimator variant.
+        reference: the publication(s) whose tables use this protocol.
+        seed: the int seed of the sampling, or None (codes given, or a
+            random state object).
+        **sizes: sample sizes and settings (None values are dropped).
+
+    Returns:
+        A dict, stored under `"protocol"` in every metric result.
+    """
+    record = {"name": name, "variant": variant, "reference": reference,
+              "seed": seed}
+    record.update({k: v for k, v in sizes.items() if v is not None})
+    return record

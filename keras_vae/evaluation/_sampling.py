@@ -87,7 +87,7 @@ def check_ground_truth_data(ground_truth_data):
     return varying
 
 
-def _to_numpy(codes):
+def to_numpy(codes):
     """Converts numpy, TensorFlow, JAX or torch (even GPU, grad) outputs."""
     if hasattr(codes, "detach"):  # torch
         codes = codes.detach().cpu().numpy()
@@ -106,7 +106,7 @@ def represent(ground_truth_data, representation_fn, factors, random_state,
         observations = ground_truth_data.sample_observations_from_factors(
             batch, random_state
         )
-        codes = _to_numpy(representation_fn(observations))
+        codes = to_numpy(representation_fn(observations))
         width = chunks[0].shape[1] if chunks else None
         if (
             codes.ndim != 2
@@ -232,3 +232,19 @@ def sample_train_test(ground_truth_data, representation_fn, random_state,
     test = sample_codes(ground_truth_data, representation_fn, num_test,
                         random_state, batch_size)
     return train, test, excluded
+
+
+def seed_of(random_state):
+    """The int seed behind `random_state`, or None for a state object."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, bool
+    ):
+        return int(random_state)
+    return None
+
+
+def with_sampling(result, random_state, **settings):
+    """Adds the seed and the sampling settings to `result["protocol"]`."""
+    result["protocol"] = dict(result["protocol"], seed=seed_of(random_state),
+                              **settings)
+    return result
