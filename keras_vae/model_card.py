@@ -76,7 +76,7 @@ def _front_matter(name, config, metadata):
     tags = ["keras", "keras-vae", "variational-autoencoder",
             "representation-learning", "unsupervised"] + _TAGS.get(class_name, [])
     metrics = metadata.get("metrics", {}) or {}
-    protocols = metadata.get("metric_protocols", {}) or {}
+    protocols = _protocols(metadata)
     lines = ["---", "library_name: keras", "license: apache-2.0", "tags:"]
     lines += [f"- {_scalar(tag)}" for tag in tags]
     lines += ["datasets:", f"- {_scalar(dataset)}"]
@@ -94,13 +94,26 @@ def _front_matter(name, config, metadata):
             lines += [f"    - type: {_scalar(key)}",
                       f"      name: {_scalar(_METRIC_NAMES.get(key, key))}",
                       f"      value: {_scalar(value)}"]
-            protocol = protocols.get(key)
+            protocol = _protocol_of(protocols, key)
             if isinstance(protocol, dict) and protocol:
                 lines.append("      args:")
                 lines += [f"        {k}: {_scalar(v)}" for k, v in sorted(protocol.items())
                           if isinstance(v, (str, int, float, bool)) or v is None]
     lines.append("---")
     return "\n".join(lines)
+
+
+def _protocols(metadata):
+    """`{metric: protocol record}`: `keras-vae train` stores the records of the
+    disentanglement metrics in `metrics["disentanglement_protocols"]`."""
+    metrics = metadata.get("metrics", {}) or {}
+    found = metrics.get("disentanglement_protocols") or metadata.get("metric_protocols") or {}
+    return found if isinstance(found, dict) else {}
+
+
+def _protocol_of(protocols, metric):
+    """The record behind `metric` (the three DCI numbers share the "dci" one)."""
+    return protocols.get(metric) or protocols.get(metric.split("_")[0])
 
 
 def _format(value):
@@ -157,8 +170,9 @@ def model_card(name, config, metadata, figures=None):
     metrics = metadata.get("metrics", {}) or {}
     if metrics:
         out += ["", "## Measured", "", "| metric | value |", "| --- | ---: |"]
-        out += [f"| {_METRIC_NAMES.get(k, k)} | {_format(v)} |" for k, v in sorted(metrics.items())]
-        protocols = metadata.get("metric_protocols", {}) or {}
+        out += [f"| {_METRIC_NAMES.get(k, k)} | {_format(v)} |" for k, v in sorted(metrics.items())
+                if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        protocols = _protocols(metadata)
         if protocols:
             out += ["", "Protocols:", ""]
             for key, protocol in sorted(protocols.items()):

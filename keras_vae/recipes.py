@@ -35,7 +35,7 @@ class Recipe:
         binarize: binarization mode passed to `datasets.load`.
         test_split: held-out split, or None (dSprites: a random sample).
         metrics: what `evaluate` reports: any of "elbo", "iwae", "knn",
-            "mig", "factor_vae", "dci", "active_units".
+            "mig", "factor_vae", "dci", "sap", "active_units".
         references: where the hyperparameters come from.
     """
 
@@ -68,7 +68,7 @@ FASHION_MNIST = dict(dataset="fashion_mnist", batch_size=128, learning_rate=1e-3
 FASHION_MNIST_NET = dict(input_shape=(28, 28, 1), latent_dim=16, architecture="conv")
 DSPRITES = dict(dataset="dsprites", batch_size=64, learning_rate=1e-4, steps=300_000,
                 test_split=None,
-                metrics=("elbo", "iwae", "active_units", "mig", "factor_vae", "dci"))
+                metrics=("elbo", "iwae", "active_units", "mig", "factor_vae", "dci", "sap"))
 DSPRITES_NET = dict(input_shape=(64, 64, 1), latent_dim=10, architecture="disentanglement")
 
 
@@ -315,7 +315,7 @@ def evaluate(model, recipe, num_examples=2000, iwae_samples=100, seed=0, data_di
         results["active_units"] = int(evaluation.active_units(model, x_test))
     if "knn" in recipe.metrics:
         results.update(_knn(model, recipe, num_examples, seed, data_dir))
-    disentanglement = [m for m in ("mig", "factor_vae", "dci") if m in recipe.metrics]
+    disentanglement = [m for m in ("mig", "factor_vae", "dci", "sap") if m in recipe.metrics]
     if disentanglement:
         results.update(_disentanglement(model, disentanglement, seed, quick, data_dir))
     return results
@@ -361,6 +361,10 @@ def _disentanglement(model, metrics, seed, quick, data_dir=None):
                         "dci_completeness": dci["completeness"],
                         "dci_informativeness": dci["informativeness_test"]})
         protocols["dci"] = dci["protocol"]
+    if "sap" in metrics:
+        sap = evaluation.compute_sap(data, represent, seed, num_train=n, num_test=n // 2,
+                                     batch_size=512)
+        results["sap"], protocols["sap"] = sap["sap"], sap["protocol"]
     # How each number was obtained (protocol, variant, sample sizes, seed).
     results["disentanglement_protocols"] = protocols
     return results

@@ -22,7 +22,7 @@ COLUMNS = [
     ("test_elbo", "test ELBO"), ("test_iwae_nll", "IWAE NLL (k=100)"),
     ("active_units", "active units"), ("knn_latent", "k-NN latent"),
     ("knn_pixels", "k-NN pixels"), ("mig", "MIG"), ("factor_vae_score", "FactorVAE"),
-    ("dci_disentanglement", "DCI D"), ("dci_completeness", "DCI C"),
+    ("dci_disentanglement", "DCI D"), ("dci_completeness", "DCI C"), ("sap", "SAP"),
 ]
 BEGIN, END = "<!-- presets table: begin -->", "<!-- presets table: end -->"
 
