@@ -1,4 +1,4 @@
-"""Run directories of `keras_vae.recipes.train`: atomic checkpoints that fall
+"""Run directories of `keras_vae.training.train`: atomic checkpoints that fall
 back to the previous good one, and a manifest (`run.json`) saying what the
 run is, so that a rerun resumes only its own state.
 

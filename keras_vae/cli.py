@@ -262,8 +262,9 @@ def _distribution_from_args(args):
 
 
 def _run_train(args):
-    from keras_vae import presets
+    from keras_vae import assessment
     from keras_vae import recipes
+    from keras_vae import training
 
     # Before anything touches a device: virtual devices are set up front.
     distribute = _distribution_from_args(args)
@@ -274,20 +275,16 @@ def _run_train(args):
     if args.epochs is not None:
         steps = max(1, round(args.epochs * recipe.steps_per_dataset_epoch))
     out = args.out or os.path.join("runs", recipe.name)
-    model, _, seconds = recipes.train(recipe, out, steps=steps,
-                                      steps_per_epoch=args.steps_per_epoch, seed=args.seed,
-                                      verbose=args.verbose, tensorboard=args.tensorboard,
-                                      data_dir=args.data_dir, distribute=distribute,
-                                      force=args.force)
-    print(f"trained {recipe.name} for {steps or recipe.steps} steps in {seconds:.0f}s")
+    run = training.train_run(recipe, out, steps=steps, steps_per_epoch=args.steps_per_epoch,
+                             seed=args.seed, verbose=args.verbose, tensorboard=args.tensorboard,
+                             data_dir=args.data_dir, distribute=distribute, force=args.force)
+    model = run.model
+    print(f"trained {recipe.name} for {steps or recipe.steps} steps in {run.seconds:.0f}s")
     metrics = _evaluate_and_report(model, recipe, args.seed, args.data_dir, args.quick)
-    preset_dir = os.path.join(out, "preset")
-    metadata = model.preset_metadata = presets.read_json(
-        os.path.join(preset_dir, presets.METADATA_FILE))
-    presets.save_preset(model, preset_dir, {**metadata, "metrics": metrics}, overwrite=True)
-    figures = recipes.write_figures(model, recipe, os.path.join(out, "figures"), args.seed,
-                                    args.data_dir)
-    print(f"wrote {preset_dir} and {len(figures)} figures in {out}/figures")
+    training.write_preset(run, metrics)  # once, with its metrics
+    figures = assessment.write_figures(model, recipe, os.path.join(out, "figures"), args.seed,
+                                       args.data_dir)
+    print(f"wrote {run.preset_dir} and {len(figures)} figures in {out}/figures")
     if not args.no_export:
         from keras_vae._export import export
 
@@ -297,10 +294,10 @@ def _run_train(args):
 
 
 def _evaluate_and_report(model, recipe, seed, data_dir, quick, num_examples=2000):
-    from keras_vae import recipes
+    from keras_vae import assessment
 
-    metrics = recipes.evaluate(model, recipe, num_examples=num_examples, seed=seed,
-                               data_dir=data_dir, quick=quick)
+    metrics = assessment.evaluate(model, recipe, num_examples=num_examples, seed=seed,
+                                  data_dir=data_dir, quick=quick)
     for key, value in metrics.items():
         print(f"  {key:>24s}  {value:.4f}" if isinstance(value, float) else
               f"  {key:>24s}  {value}")

@@ -38,6 +38,7 @@ def run_demo(out="out/demo", preset=DEFAULT_PRESET, fine_tune_steps=300, seed=0,
         quick: the recipe's smaller evaluation samples (smoke runs).
     """
     import keras_vae
+    from keras_vae import assessment
     from keras_vae import evaluation
     from keras_vae import presets
     from keras_vae import recipes
@@ -53,10 +54,10 @@ def run_demo(out="out/demo", preset=DEFAULT_PRESET, fine_tune_steps=300, seed=0,
     print(f"loaded {preset}: {type(model).__name__}, {meta.get('steps'):,} training steps, "
           f"sha256 verified")
 
-    metrics = recipes.evaluate(model, recipe, seed=seed, quick=quick)
+    metrics = assessment.evaluate(model, recipe, seed=seed, quick=quick)
     print(f"held-out metrics (fixed sample, seed {seed}):")
     _print_metrics(metrics)
-    figures = recipes.write_figures(model, recipe, os.path.join(out, "figures"), seed=seed)
+    figures = assessment.write_figures(model, recipe, os.path.join(out, "figures"), seed=seed)
     print(f"wrote {len(figures)} figures to {os.path.join(out, 'figures')}")
 
     export_dir = os.path.abspath(os.path.join(out, "export"))

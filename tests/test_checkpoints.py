@@ -19,6 +19,7 @@ from keras_vae import _atomic
 from keras_vae import _runs
 from keras_vae import presets
 from keras_vae import recipes
+from keras_vae import training
 from conftest import BACKEND, ROOT, tiny_model, variable_value
 
 RECIPE_FILE = os.path.join(ROOT, "tests", "data", "tiny_digits_recipe.py")
@@ -27,7 +28,7 @@ RECIPE_FILE = os.path.join(ROOT, "tests", "data", "tiny_digits_recipe.py")
 # step, printing the step it resumed at and the first logged beta.
 WORKER = """
 import sys
-from keras_vae import _runs, recipes
+from keras_vae import _runs, recipes, training
 out, steps = sys.argv[1], int(sys.argv[2])
 restore = _runs.restore
 def reporting_restore(model, out, verbose=True):
@@ -36,7 +37,7 @@ def reporting_restore(model, out, verbose=True):
     return step
 _runs.restore = reporting_restore
 recipe = recipes.load_recipe(sys.argv[3])
-model, history, _ = recipes.train(recipe, out, steps=steps, steps_per_epoch=1, verbose=0)
+model, history, _ = training.train(recipe, out, steps=steps, steps_per_epoch=1, verbose=0)
 print("FIRST_BETA", history["beta"][0] if history else "none", flush=True)
 """
 
@@ -144,11 +145,11 @@ def _tiny(**changes):
 
 def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, capfd):
     recipe = _tiny()
-    recipes.train(recipe, str(tmp_path), steps=3, steps_per_epoch=1, verbose=0)
+    training.train(recipe, str(tmp_path), steps=3, steps_per_epoch=1, verbose=0)
     with open(tmp_path / _runs.CHECKPOINT, "r+b") as f:  # a torn write
         f.truncate(800)
     capfd.readouterr()
-    model, _, _ = recipes.train(recipe, str(tmp_path), steps=4, steps_per_epoch=1, verbose=0)
+    model, _, _ = training.train(recipe, str(tmp_path), steps=4, steps_per_epoch=1, verbose=0)
     err = capfd.readouterr().err
     warnings = [line for line in err.splitlines() if "keras-vae: warning" in line]
     assert any("damaged" in line and _runs.CHECKPOINT in line for line in warnings), err
@@ -159,23 +160,23 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, capfd):
     for name in (_runs.CHECKPOINT, _runs.PREVIOUS):  # both whole again
         (tmp_path / name).write_bytes(b"")
     with pytest.raises(_runs.StaleRunError, match=r"No checkpoint in .* can be loaded.*--force"):
-        recipes.train(recipe, str(tmp_path), steps=5, steps_per_epoch=1, verbose=0)
+        training.train(recipe, str(tmp_path), steps=5, steps_per_epoch=1, verbose=0)
 
 
 def test_a_rerun_of_another_run_is_refused_unless_forced(tmp_path):
-    recipes.train(_tiny(), str(tmp_path), steps=2, steps_per_epoch=1, verbose=0)
+    training.train(_tiny(), str(tmp_path), steps=2, steps_per_epoch=1, verbose=0)
     other = _tiny(name="other", model="VAE", model_kwargs=dict(
         input_shape=(8, 8, 1), latent_dim=3, architecture="mlp",
         network_kwargs={"hidden_units": [16]}))
     with pytest.raises(_runs.StaleRunError) as info:
-        recipes.train(other, str(tmp_path), steps=2, steps_per_epoch=1, verbose=0)
+        training.train(other, str(tmp_path), steps=2, steps_per_epoch=1, verbose=0)
     message = str(info.value)
     assert "\n" not in message and str(tmp_path) in message and "--force" in message
     assert "recipe='tiny_digits' there, 'other' now" in message
     with pytest.raises(_runs.StaleRunError, match="seed=0 there, 1 now"):
-        recipes.train(_tiny(), str(tmp_path), steps=2, seed=1, verbose=0)
-    model, _, _ = recipes.train(other, str(tmp_path), steps=2, steps_per_epoch=1, verbose=0,
-                                force=True)
+        training.train(_tiny(), str(tmp_path), steps=2, seed=1, verbose=0)
+    model, _, _ = training.train(other, str(tmp_path), steps=2, steps_per_epoch=1, verbose=0,
+                                 force=True)
     assert type(model) is keras_vae.VAE and int(variable_value(model.step_counter)) == 2
     meta = presets.read_json(tmp_path / "preset" / presets.METADATA_FILE)
     assert meta["recipe"] == "other"
@@ -183,10 +184,10 @@ def test_a_rerun_of_another_run_is_refused_unless_forced(tmp_path):
 
 
 def test_learning_rate_change_is_applied_and_wall_time_adds_up(tmp_path):
-    recipes.train(_tiny(), str(tmp_path), steps=2, steps_per_epoch=1, verbose=0)
+    training.train(_tiny(), str(tmp_path), steps=2, steps_per_epoch=1, verbose=0)
     first = _runs.read_manifest(str(tmp_path))
-    model, _, seconds = recipes.train(_tiny(learning_rate=5e-4), str(tmp_path), steps=3,
-                                      steps_per_epoch=1, verbose=0)
+    model, _, seconds = training.train(_tiny(learning_rate=5e-4), str(tmp_path), steps=3,
+                                       steps_per_epoch=1, verbose=0)
     assert float(variable_value(model.optimizer.learning_rate)) == pytest.approx(5e-4)
     manifest = _runs.read_manifest(str(tmp_path))
     assert manifest["learning_rates"] == [[0, 1e-3], [2, 5e-4]]
@@ -201,7 +202,7 @@ def test_unwritable_or_bad_out_is_refused_before_training(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     with pytest.raises(NotADirectoryError, match="a_file"):
-        recipes.train(_tiny(), str(blocker), steps=1, verbose=0)
+        training.train(_tiny(), str(blocker), steps=1, verbose=0)
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     if os.geteuid() == 0:  # root writes anywhere: make the probe fail as it would
@@ -215,16 +216,16 @@ def test_unwritable_or_bad_out_is_refused_before_training(tmp_path):
             patch.setattr(_runs, "open", lambda path, *a, **k: refuse(path) if str(
                 locked) in str(path) else real_open(path, *a, **k), raising=False)
             with pytest.raises(PermissionError, match="locked.*Permission denied"):
-                recipes.train(_tiny(), str(locked), steps=1, verbose=0)
+                training.train(_tiny(), str(locked), steps=1, verbose=0)
     else:
         with pytest.raises(PermissionError, match="locked"):
-            recipes.train(_tiny(), str(locked), steps=1, verbose=0)
+            training.train(_tiny(), str(locked), steps=1, verbose=0)
     for kwargs, name in ((dict(steps=0), "steps"), (dict(steps_per_epoch=0), "steps_per_epoch"),
                          (dict(seed=-1), "seed"), (dict(seed=2**70), "seed")):
         with pytest.raises(ValueError, match=name):
-            recipes.train(_tiny(), str(tmp_path / "run"), verbose=0, **kwargs)
+            training.train(_tiny(), str(tmp_path / "run"), verbose=0, **kwargs)
     with pytest.raises(ValueError, match="learning_rate"):
-        recipes.train(_tiny(learning_rate=-1e-3), str(tmp_path / "run"), verbose=0)
+        training.train(_tiny(learning_rate=-1e-3), str(tmp_path / "run"), verbose=0)
     assert not (tmp_path / "run" / _runs.CHECKPOINT).exists()
 
 
@@ -232,7 +233,7 @@ def test_epoch_chunks_reach_the_target_from_any_step():
     for done in range(0, 12):
         for steps in range(done, 14):
             for per_epoch in (1, 2, 3, 5):
-                chunks = recipes._epoch_chunks(done, steps, per_epoch)
+                chunks = training._epoch_chunks(done, steps, per_epoch)
                 assert sum((e - i) * n for i, e, n in chunks) == steps - done
                 ends, step = [], done
                 for first, epochs, length in chunks:

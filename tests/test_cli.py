@@ -148,15 +148,47 @@ def test_unknown_backend_is_one_line(tmp_path):
 
 
 def test_non_finite_loss_is_one_line(capsys, tmp_path, monkeypatch):
-    from keras_vae import recipes
+    from keras_vae import training
     from keras_vae.callbacks import NonFiniteLossError
 
     def diverge(*args, **kwargs):
         raise NonFiniteLossError("The training loss became non-finite at epoch 1, step 2.")
 
-    monkeypatch.setattr(recipes, "train", diverge)
+    monkeypatch.setattr(training, "train_run", diverge)
     assert cli.main(["train", TINY, "--steps", "1", "--out", str(tmp_path / "run")]) == 1
     _one_line_error(capsys, "non-finite")
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow",
+                    reason="the CLI runs the same library code on every backend")
+def test_train_writes_the_preset_once_after_evaluating(capsys, tmp_path, monkeypatch):
+    from keras_vae import assessment
+
+    out = tmp_path / "run"
+    command = ["train", TINY, "--steps", "2", "--out", str(out), "--no-export", "--verbose", "0"]
+    evaluate = assessment.evaluate
+
+    def failing(*args, **kwargs):
+        raise ValueError("Evaluation failed. Received: nothing")
+
+    monkeypatch.setattr(assessment, "evaluate", failing)
+    assert cli.main(command) == 1
+    _one_line_error(capsys, "Evaluation failed")
+    # Trained and checkpointed, but no preset without its metrics.
+    assert (out / "checkpoint.weights.h5").is_file() and not (out / "preset").exists()
+    monkeypatch.setattr(assessment, "evaluate", evaluate)
+    saved, save = [], presets.save_preset
+
+    def counting_save(model, directory, *args, **kwargs):
+        saved.append(directory)
+        return save(model, directory, *args, **kwargs)
+
+    monkeypatch.setattr(presets, "save_preset", counting_save)
+    assert cli.main(command) == 0  # the run's training is complete: evaluate, then save
+    assert saved == [str(out / "preset")]
+    meta = json.loads((out / "preset" / "metadata.json").read_text())
+    assert meta["steps"] == 2 and "test_elbo" in meta["metrics"]
+    assert json.loads((out / "run.json").read_text())["steps_done"] == 2
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow",

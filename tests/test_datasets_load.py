@@ -6,6 +6,7 @@ import pytest
 
 from keras_vae.datasets import available
 from keras_vae.datasets import load
+from keras_vae.datasets import num_examples
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
@@ -182,6 +183,60 @@ def test_tfds_split_and_feature_checks():
 def test_tfds_not_prepared_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="download=True"):
         load("mnist", data_dir=tmp_path)
+
+
+def test_num_examples_is_the_size_of_each_split():
+    import os
+
+    from keras_vae.datasets import load_digits
+    from keras_vae.datasets import load_fashion_mnist
+    from keras_vae.datasets import open_dsprites
+
+    for split in ("train", "test", "all"):
+        assert num_examples("digits", split) == len(load_digits(split)[0])
+    assert num_examples("digits", "train") == len(load("digits", as_numpy=True))
+    assert num_examples("dsprites") == len(open_dsprites()) == 3 * 6 * 40 * 32 * 32
+    if os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        for split in ("train", "test"):
+            assert num_examples("fashion_mnist", split) == len(load_fashion_mnist(split)[0])
+    assert num_examples("mnist") == num_examples("tfds:mnist", "train") == 60_000
+    with pytest.raises(ValueError, match="Received: split='test'"):
+        num_examples("dsprites", "test")
+    with pytest.raises(ValueError, match="Received: name='no_such_dataset'"):
+        num_examples("no_such_dataset")
+    with pytest.raises(TypeError, match="Received: name=3"):
+        num_examples(3)
+
+
+class KerasVaeTinyImages(tfds.core.GeneratorBasedBuilder):
+    """A 7 + 3 image tfds dataset prepared offline, for the metadata path."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(
+            {"image": tfds.features.Image(shape=(4, 4, 1)), "label": tfds.features.ClassLabel(
+                num_classes=2)}))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples(7), "test": self._generate_examples(3)}
+
+    def _generate_examples(self, n):
+        for i in range(n):
+            yield i, {"image": np.full((4, 4, 1), i, np.uint8), "label": i % 2}
+
+
+def test_num_examples_of_a_prepared_tfds_dataset(tmp_path):
+    name = KerasVaeTinyImages.name
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        num_examples(name, data_dir=str(tmp_path))
+    KerasVaeTinyImages(data_dir=str(tmp_path)).download_and_prepare()
+    assert num_examples(name, data_dir=str(tmp_path)) == 7
+    assert num_examples(name, "test", data_dir=str(tmp_path)) == 3
+    assert num_examples(name, "train[:4]", data_dir=str(tmp_path)) == 4
+    assert len(load(name, as_numpy=True, data_dir=str(tmp_path))) == 7
+    with pytest.raises(ValueError, match="Received: split='validation'"):
+        num_examples(name, "validation", data_dir=str(tmp_path))
 
 
 class TinyAutoencoder(keras.Model):

@@ -5,7 +5,10 @@ import numpy as np
 from keras_vae.datasets._validation import check_one_of
 
 SPLITS = ("train", "test", "all")
+NUM_IMAGES = 1_797
 NUM_TEST = 300  # the last 300 images form the test split
+# Images per split.
+NUM_EXAMPLES = {"train": NUM_IMAGES - NUM_TEST, "test": NUM_TEST, "all": NUM_IMAGES}
 MAX_VALUE = 16  # pixel values are 0..16
 
 

@@ -16,6 +16,8 @@ from keras_vae.datasets._packed_cache import PackedBitsCache
 LATENTS_NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")
 LATENTS_SIZES = np.array([1, 3, 6, 40, 32, 32])
 NUM_IMAGES = int(np.prod(LATENTS_SIZES))
+# Images per split: every factor combination once, all in "train".
+NUM_EXAMPLES = {"train": NUM_IMAGES}
 SHAPE_NAMES = ("square", "ellipse", "heart")
 # File names of DeepMind's release (github.com/deepmind/dsprites-dataset).
 FILE_NAMES = (

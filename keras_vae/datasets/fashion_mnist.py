@@ -19,6 +19,8 @@ CLASS_NAMES = (
     "Ankle boot",
 )
 SPLITS = ("train", "test")
+# Images per split (Xiao et al., 2017, arXiv:1708.07747).
+NUM_EXAMPLES = {"train": 60_000, "test": 10_000}
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae.datasets import digits
+from keras_vae.datasets import dsprites
 from keras_vae.datasets import fashion_mnist
 from keras_vae.datasets import pipeline
 from keras_vae.datasets import tfds_source
@@ -47,6 +48,42 @@ def available():
         A sorted list of dataset names.
     """
     return sorted(LOCAL_DATASETS + TFDS_DATASETS)
+
+
+def num_examples(name, split="train", data_dir=None):
+    """The number of examples in one split of a dataset, without reading it.
+
+    The datasets of keras_vae and MNIST have fixed sizes (`NUM_EXAMPLES` of
+    `keras_vae.datasets.digits`, `.dsprites`, `.fashion_mnist` and
+    `.tfds_source`); any other tfds dataset reports the size recorded when
+    it was prepared in `data_dir`.
+
+    Args:
+        name: Dataset name, as for `load()`.
+        split: Split name, e.g. `"train"` (tfds datasets also take slices
+            like `"train[:10%]"`).
+        data_dir: tfds data folder of a tfds dataset (None: the tfds
+            default); unused by the datasets of keras_vae.
+
+    Returns:
+        An int.
+
+    Raises:
+        ValueError: For an unknown name or split.
+        TypeError: For a name that is not a string.
+        FileNotFoundError: For a tfds dataset whose size is only known once
+            it is prepared, and that is not.
+    """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"Argument `name` must be a dataset name string, one of "
+            f"{available()}. Received: name={name!r}"
+        )
+    local = {"digits": digits, "dsprites": dsprites, "fashion_mnist": fashion_mnist}
+    if name in local:
+        sizes = local[name].NUM_EXAMPLES
+        return sizes[check_one_of("split", split, tuple(sizes))]
+    return tfds_source.num_examples(_tfds_builder(name, data_dir), split)
 
 
 def load(

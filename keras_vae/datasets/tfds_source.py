@@ -7,6 +7,9 @@ import re
 
 import numpy as np
 
+# Split sizes of tfds datasets the zoo trains on, known without their
+# prepared metadata (MNIST: LeCun et al., 1998).
+NUM_EXAMPLES = {"mnist": {"train": 60_000, "test": 10_000}}
 # tfds datasets whose uint8 pixels are 0/1 rather than 0..255.
 _PIXEL_MAX = {"dsprites": 1}
 # Factor order of datasets with one ClassLabel feature per factor.
@@ -162,6 +165,23 @@ def _num_examples(splits, split):
         return int(splits[split].num_examples)
     except Exception:  # unknown split metadata (e.g. under mock_data)
         return None
+
+
+def num_examples(builder, split):
+    """Examples in `split` of a tfds dataset, known or from its prepared metadata.
+
+    Raises:
+        FileNotFoundError: If the size is not known and the dataset is not
+            prepared in the builder's data folder.
+    """
+    known = NUM_EXAMPLES.get(builder.name, {})
+    if split in known:
+        return known[split]
+    _check_split(builder.name, split, builder.info.splits)
+    count = _num_examples(builder.info.splits, split)
+    if count is None:
+        raise _not_prepared(builder.name, builder.data_dir, f"split {split!r} has no size yet")
+    return count
 
 
 def prepared_arrays(name, split, data_dir=None):
