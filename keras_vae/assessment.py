@@ -108,3 +108,18 @@ def write_figures(model, recipe, out, seed=0, data_dir=None):
     plots.latent_scatter(model, x, labels, path("latent_scatter.png"))
     plots.interpolation(model, x[0], x[1], path("interpolation.png"))
     return sorted(path(f) for f in os.listdir(out) if f.endswith((".png", ".gif")))
+
+
+def format_metrics(metrics, indent=2):
+    """Lines `name  value` for the numbers of `evaluate`'s result.
+
+    The protocol records (`disentanglement_protocols`) are left out: they
+    are stored with the preset, not printed.
+    """
+    lines = []
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        shown = f"{value:.4f}" if isinstance(value, float) else f"{value}"
+        lines.append(f"{' ' * indent}{key:>24s}  {shown}")
+    return lines

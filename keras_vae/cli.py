@@ -298,9 +298,7 @@ def _evaluate_and_report(model, recipe, seed, data_dir, quick, num_examples=2000
 
     metrics = assessment.evaluate(model, recipe, num_examples=num_examples, seed=seed,
                                   data_dir=data_dir, quick=quick)
-    for key, value in metrics.items():
-        print(f"  {key:>24s}  {value:.4f}" if isinstance(value, float) else
-              f"  {key:>24s}  {value}")
+    print("\n".join(assessment.format_metrics(metrics)))
     return metrics
 
 

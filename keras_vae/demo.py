@@ -19,11 +19,6 @@ from keras_vae import _validation
 DEFAULT_PRESET = "beta_tcvae_dsprites"
 
 
-def _print_metrics(metrics):
-    for key, value in metrics.items():
-        print(f"{key:>26}  {value:.4f}" if isinstance(value, float) else f"{key:>26}  {value}")
-
-
 def run_demo(out="out/demo", preset=DEFAULT_PRESET, fine_tune_steps=300, seed=0,
              verbose=0, quick=False):
     """Runs the demo; returns a dict of what it measured.
@@ -56,7 +51,7 @@ def run_demo(out="out/demo", preset=DEFAULT_PRESET, fine_tune_steps=300, seed=0,
 
     metrics = assessment.evaluate(model, recipe, seed=seed, quick=quick)
     print(f"held-out metrics (fixed sample, seed {seed}):")
-    _print_metrics(metrics)
+    print("\n".join(assessment.format_metrics(metrics)))
     figures = assessment.write_figures(model, recipe, os.path.join(out, "figures"), seed=seed)
     print(f"wrote {len(figures)} figures to {os.path.join(out, 'figures')}")
 
