@@ -1,4 +1,4 @@
-"""The reparameterization trick as a seeded Keras layer (lecture slides 11-12, 16)."""
+"""The reparameterization trick (Kingma & Welling 2014, section 2.4) as a seeded layer."""
 
 import keras
 from keras import ops
