@@ -60,12 +60,7 @@ class _LocationScale(keras.layers.Layer):
         self.scale = _validation.check_float(
             "scale", scale, minimum=0.0, exclusive_minimum=True
         )
-        if not isinstance(learn_scale, bool):
-            raise TypeError(
-                "Argument `learn_scale` must be a bool. "
-                f"Received: learn_scale={learn_scale!r}"
-            )
-        self.learn_scale = learn_scale
+        self.learn_scale = _validation.check_bool("learn_scale", learn_scale)
         self.log_scale = self.add_weight(
             name="log_scale",
             shape=(),

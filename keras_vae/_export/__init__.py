@@ -85,10 +85,7 @@ def export(model, path, format="saved_model", overwrite=False,
     _check_model(model)
     path = _check_path(path)
     format = _validation.check_choice("format", format, FORMATS)
-    if not isinstance(overwrite, bool):
-        raise TypeError(
-            f"Argument `overwrite` must be a bool. Received: overwrite={overwrite!r}"
-        )
+    overwrite = _validation.check_bool("overwrite", overwrite)
     decoder_output = _validation.check_choice(
         "decoder_output", decoder_output, DECODER_OUTPUTS
     )
