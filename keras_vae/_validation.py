@@ -2,7 +2,12 @@
 
 Each helper raises a `ValueError` / `TypeError` that names the argument, says
 what was expected and ends with "Received: name=value", in the style of Keras'
-own layers.
+own layers. Scalars (`check_int`, `check_float`, `check_bool`, `check_seed`,
+`check_choice`), shapes (`check_image_shape`, `check_image_size`,
+`check_sequence`) and arrays (`as_array`, `check_rank`, `check_all_finite`,
+`check_finite_numeric`, `check_num_samples`, `check_num_columns`) are all
+here; checks that only one package needs stay beside it (e.g. the metrics'
+code and factor checks in `keras_vae.evaluation._checks`).
 """
 
 import numbers
@@ -49,34 +54,61 @@ def check_float(name, value, minimum=None, exclusive_minimum=False):
 
 
 def check_choice(name, value, choices):
-    """Checks that `value` is one of the strings in `choices`."""
+    """Checks that `value` is one of the strings in `choices` (case-insensitive).
+
+    `choices` may also hold None, which then is a valid value. Returns the
+    value lower-cased (or None).
+    """
+    if value is None and None in choices:
+        return None
     if not isinstance(value, str) or value.lower() not in choices:
+        names = sorted(c for c in choices if c is not None)
+        allowed = f"{names} or None" if None in choices else f"{names}"
         raise ValueError(
-            f"Argument `{name}` must be one of {sorted(choices)}. "
+            f"Argument `{name}` must be one of {allowed}. "
             f"Received: {name}={value!r}"
         )
     return value.lower()
 
 
+def _positive_ints(value, length):
+    """`value` as a tuple of `length` positive ints, or None if it is not one."""
+    if isinstance(value, (str, bytes)):
+        return None
+    try:
+        items = tuple(value)
+    except TypeError:
+        return None
+    if len(items) != length or any(
+        isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1
+        for d in items
+    ):
+        return None
+    return tuple(int(d) for d in items)
+
+
 def check_image_shape(name, value):
     """Checks an image shape `(H, W, C)` of positive integers."""
-    try:
-        shape = tuple(value)
-    except TypeError:
-        shape = None
-    if (
-        shape is None
-        or len(shape) != 3
-        or any(
-            isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1
-            for d in shape
-        )
-    ):
+    shape = _positive_ints(value, 3)
+    if shape is None:
         raise ValueError(
             f"Argument `{name}` must be an image shape (height, width, "
             f"channels) of three positive integers. Received: {name}={value!r}"
         )
-    return tuple(int(d) for d in shape)
+    return shape
+
+
+def check_image_size(name, value):
+    """Checks None or an image size `(height, width)` of positive integers."""
+    if value is None:
+        return None
+    size = _positive_ints(value, 2)
+    if size is None:
+        raise ValueError(
+            f"Argument `{name}` must be None or a pair of positive "
+            f"integers (height, width). Received: {name}={value!r}"
+        )
+    return size
 
 
 def check_finite_numeric(name, array):
@@ -87,13 +119,71 @@ def check_finite_numeric(name, array):
             f"Argument `{name}` must hold real numbers (a float or integer "
             f"array). Received: {name}.dtype={array.dtype}"
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"Argument `{name}` contains NaN or infinite values "
-            f"({int(np.sum(~np.isfinite(array)))} of {array.size}). "
-            f"Received: {name} with non-finite entries"
-        )
+    check_all_finite(name, array)
     return array
+
+
+# === Arrays ===
+
+
+def as_array(name, value):
+    """`np.asarray(value)`, with a `TypeError` naming `name` if impossible."""
+    try:
+        return np.asarray(value)
+    except Exception as error:  # e.g. ragged nested lists
+        raise TypeError(
+            f"Argument `{name}` must be convertible to a numpy array. "
+            f"Received: {name} of type {type(value).__name__}"
+        ) from error
+
+
+def check_rank(name, array, ndim, layout):
+    """Checks that `array` has `ndim` dimensions; `layout` names them."""
+    if array.ndim != ndim:
+        raise ValueError(
+            f"Argument `{name}` must be a {ndim}D array of shape {layout}. "
+            f"Received: {name}.shape={array.shape}"
+        )
+
+
+def check_all_finite(name, array):
+    """Checks that a numeric array has no NaN or inf; names the first one."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"Argument `{name}` must contain only finite values, but it "
+            f"has {int(bad.sum())} NaN or inf value(s), the first at index "
+            f"{first}. Received: {name}.shape={array.shape}"
+        )
+
+
+def _name_list(names):
+    quoted = [f"`{name}`" for name in names]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def check_num_samples(**arrays):
+    """Checks that all keyword arrays have the same length (first axis)."""
+    _check_same_size(arrays, 0, "samples (first dimension)")
+
+
+def check_num_columns(**arrays):
+    """Checks that all keyword arrays have the same last dimension."""
+    _check_same_size(arrays, -1, "columns (last dimension)")
+
+
+def _check_same_size(arrays, axis, what):
+    sizes = {name: array.shape[axis] for name, array in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        received = ", ".join(
+            f"{name}.shape={array.shape}" for name, array in arrays.items()
+        )
+        raise ValueError(
+            f"Arguments {_name_list(sizes)} must have "
+            f"the same number of {what}. "
+            f"Received: {received}"
+        )
 
 
 # Seeds go to Keras' SeedGenerator (a uint32 JAX key, TensorFlow's int64

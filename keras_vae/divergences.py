@@ -1,7 +1,8 @@
 """Divergences between distributions, each written once in `keras.ops`.
 
-Lecture slides 23-35: the KL divergence compares two densities through their
-ratio; the maximum mean discrepancy (MMD) compares two sets of samples through
+The KL divergence compares two densities through their ratio (in closed form
+for Gaussians, Kingma & Welling 2014, appendix B); the maximum mean
+discrepancy (MMD, Gretton et al. 2012) compares two sets of samples through
 the distance of their mean embeddings in a reproducing-kernel Hilbert space.
 Every model and estimator of the library calls these functions; none carries
 its own copy.
@@ -227,7 +228,7 @@ def _check_kernel_args(kernel, bandwidth, scales, x):
 
 
 def _mmd2_from_sums(sum_xx, sum_yy, sum_xy, trace_xx, trace_yy, n, m, unbiased):
-    """MMD^2 from kernel sums (slide 35; Gretton et al. 2012, eqs. 3 and 5).
+    """MMD^2 from kernel sums (Gretton et al. 2012, eqs. 3 and 5).
 
     Biased (V-statistic): `sum_xx / n^2 + sum_yy / m^2 - 2 sum_xy / (n m)`.
     Unbiased (U-statistic): the within-sample sums drop their diagonals and
@@ -245,7 +246,8 @@ def _mmd2_from_sums(sum_xx, sum_yy, sum_xy, trace_xx, trace_yy, n, m, unbiased):
 def mmd2(x, y, kernel="gaussian", bandwidth=None, scales=(1.0,), unbiased=True):
     """Squared maximum mean discrepancy between two samples.
 
-    `MMD^2(P, Q) = E k(x, x') + E k(y, y') - 2 E k(x, y)` (slide 35), estimated
+    `MMD^2(P, Q) = E k(x, x') + E k(y, y') - 2 E k(x, y)` (Gretton et al.
+    2012, lemma 6), estimated
     from `x ~ P` and `y ~ Q`. The unbiased estimator (default) averages to
     0 when P = Q and can be slightly negative on finite samples; the biased
     one is always >= 0.

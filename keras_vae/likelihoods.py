@@ -1,10 +1,11 @@
 """Decoder likelihoods p(x | z): the reconstruction term of the ELBO.
 
-Lecture slides 5-6: maximising log p(x | z) with a Gaussian decoder is
-minimising the squared error (MSE), with a Laplace decoder the absolute error
-(MAE); for binary or [0, 1]-valued pixels a Bernoulli decoder gives the binary
-cross-entropy. Each likelihood is a small Keras layer so that a learned scale
-is a weight saved with the model.
+Maximising log p(x | z) with a Gaussian decoder is minimising the squared
+error (MSE), with a Laplace decoder the absolute error (MAE); for binary or
+[0, 1]-valued pixels a Bernoulli decoder gives the binary cross-entropy
+(Kingma & Welling 2014, appendix C, for the Bernoulli and Gaussian decoders).
+Each likelihood is a small Keras layer so that a learned scale is a weight
+saved with the model.
 
 Every `negative_log_likelihood` returns one value per example: the sum over
 all pixels and channels of `-log p(x_i | decoder_output_i)`, in nats,
@@ -59,12 +60,7 @@ class _LocationScale(keras.layers.Layer):
         self.scale = _validation.check_float(
             "scale", scale, minimum=0.0, exclusive_minimum=True
         )
-        if not isinstance(learn_scale, bool):
-            raise TypeError(
-                "Argument `learn_scale` must be a bool. "
-                f"Received: learn_scale={learn_scale!r}"
-            )
-        self.learn_scale = learn_scale
+        self.learn_scale = _validation.check_bool("learn_scale", learn_scale)
         self.log_scale = self.add_weight(
             name="log_scale",
             shape=(),
@@ -91,7 +87,7 @@ class _LocationScale(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Gaussian(_LocationScale):
-    """Gaussian decoder N(x; mu, scale^2): squared error (lecture slide 6).
+    """Gaussian decoder N(x; mu, scale^2): squared error.
 
     `-log p(x | mu) = 0.5 * ((x - mu) / scale)^2 + log(scale) + 0.5 log(2 pi)`
     per pixel. With `scale=1` this is `0.5 * MSE * num_pixels` plus a
@@ -116,7 +112,7 @@ class Gaussian(_LocationScale):
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Laplace(_LocationScale):
-    """Laplace decoder: absolute error (lecture slides 5 and 18).
+    """Laplace decoder: absolute error.
 
     `-log p(x | mu) = |x - mu| / b + log(2 b)` per pixel, `b = scale`.
 

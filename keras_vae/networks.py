@@ -1,4 +1,4 @@
-"""Encoder and decoder builders (lecture slides 9-10, 15).
+"""Encoder and decoder builders (Kingma & Welling 2014, appendix C).
 
 Every builder returns a functional `keras.Model`:
 
@@ -29,9 +29,9 @@ Decoder upsampling (`upsampling=`), each doubling the resolution per layer:
   with kernel `2 * ceil(kernel_size / 2)` (re-indexed kernel, one bias per
   output phase) and starts from its initial variance
   (`subpixel_initializer`), but runs only stride-1 convolutions, whose
-  gradients XLA:CPU computes ~2x faster on the 64x64 net (the strided
-  transposed convolution's kernel gradient is very slow there,
-  jax-ml/jax#23783); default of `"disentanglement"`;
+  gradients XLA:CPU computes quickly (the strided transposed convolution's
+  kernel gradient is very slow there, jax-ml/jax#23783); default of
+  `"disentanglement"`;
 - `"resize"`: nearest-neighbour `UpSampling2D` then a stride-1 convolution
   (four times the decoder convolution work; slower on every backend).
 
@@ -255,12 +255,11 @@ def subpixel_initializer(in_channels, filters):
     outputs does (`_subpixel_upsample`), but Keras' `glorot_uniform` draws
     their kernels with different variances, `2 / (fan_in + fan_out)` with
     `k^2 (in + 4 filters)` for the sub-pixel kernel against
-    `4 k^2 (in + filters)` for the transposed one: 1.6-3.7x larger per layer
-    on the 64x64 net (3.7x on the last layer, 1 output channel), ~19x in the
-    variance of the initial logits. With that larger start, 3 of 10 seeds
-    of the sub-pixel decoder were still on the "background only" plateau of
-    dSprites after 500 steps, against none with the transposed one
-    (`bench/decoder_robustness.py`, `bench/RESULTS.md`). This
+    `4 k^2 (in + filters)` for the transposed one, larger by the factor
+    `4 (in + filters) / (in + 4 filters)` (largest for few output channels).
+    With that larger start more seeds of the sub-pixel decoder stayed on the
+    "background only" plateau of dSprites (`bench/decoder_robustness.py`;
+    the numbers are in `bench/RESULTS.md`). This
     initializer gives every sub-pixel kernel weight the transposed
     convolution's glorot variance, `scale = (in + 4 filters) / (4 (in +
     filters))` in `VarianceScaling(mode="fan_avg", distribution="uniform")`.
@@ -277,8 +276,8 @@ def _data_format():
     """The layout the convolution stacks run in on the current backend.
 
     channels-first on torch (its native layout: Keras' torch convolutions
-    otherwise permute to NCHW and back around every layer; 30% faster on the
-    64x64 net), channels-last elsewhere (TensorFlow's CPU convolutions
+    otherwise permute to NCHW and back around every layer; see
+    `bench/RESULTS.md`), channels-last elsewhere (TensorFlow's CPU convolutions
     support only NHWC, XLA prefers it).
     """
     if keras.backend.backend() == "torch":
@@ -317,7 +316,7 @@ def _subpixel_upsample(h, filters, kernel_size, activation, data_format, i,
     (`last=False`) zeroes its 1-pixel border instead of cropping it, and the
     next block (`padded=True`) takes that as its padded input: the same
     values as crop-then-pad, with one elementwise op instead of two copies
-    on tensorflow and torch (tensorflow ~1.3x faster on the 64x64 net).
+    on tensorflow and torch (measured in `bench/RESULTS.md`).
     """
     k = math.ceil(kernel_size / 2)
     chain = k == 2  # crop 1 then pad 1 == zero the border
@@ -382,8 +381,8 @@ class ZeroBorder(layers.Layer):
     def call(self, inputs):
         if keras.backend.backend() == "jax":
             # XLA folds a crop and a zero pad into the neighbouring
-            # convolutions; the mask multiplication it does not (JAX 20%
-            # slower on the 64x64 net with it).
+            # convolutions; the mask multiplication it does not (JAX is
+            # slower with the mask: bench/RESULTS.md).
             if self.data_format == "channels_first":
                 inner = inputs[:, :, 1:-1, 1:-1]
                 pads = ((0, 0), (0, 0), (1, 1), (1, 1))

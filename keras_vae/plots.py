@@ -1,16 +1,17 @@
-"""The figures people look at (issue 7), drawn with matplotlib.
+"""The figures people look at, drawn with matplotlib.
 
 Every function takes a keras-vae model (anything with `encode`, `decode`,
 `reconstruct`, `sample`, `latent_dim` and `image_shape`), returns a
 `matplotlib.figure.Figure` and, given `path`, also writes it as a PNG file.
 
 - `reconstruction_grid`: inputs and their reconstructions, in pairs of rows.
-- `sample_grid`: decoded draws of the prior N(0, I) (slides 13-14).
+- `sample_grid`: decoded draws of the prior N(0, I), as in Kingma & Welling
+  2014.
 - `latent_traversal`: one row per latent dimension, ordered by its KL, each
-  swept around the posterior mean of a reference input (slide 43); also as
-  an animated GIF.
+  swept around the posterior mean of a reference input (Higgins et al.
+  2017); also as an animated GIF.
 - `latent_scatter`: the posterior means of two latent dimensions, coloured
-  by class (slide 17).
+  by class.
 - `interpolation`: decodes of the straight line between two posterior means.
 
 Images with 1 channel are drawn with the grey colormap, with 3 as RGB. The
@@ -146,7 +147,7 @@ def dimensions_by_kl(z_mean, z_log_var):
 
 def latent_traversal(model, x, path=None, dims=None, num_steps=9, limit=3.0,
                      gif_path=None):
-    """Latent traversal (slide 43): one row per dimension, ordered by KL.
+    """Latent traversal (Higgins et al. 2017): one row per dimension, ordered by KL.
 
     The code of the reference input `x[0]` is its posterior mean; row j adds
     the offsets `linspace(-limit, limit, num_steps)` to dimension j only and
@@ -196,7 +197,7 @@ def latent_traversal(model, x, path=None, dims=None, num_steps=9, limit=3.0,
 
 
 def latent_scatter(model, x, labels, path=None, dims=None, class_names=None):
-    """Posterior means of two latent dimensions, coloured by class (slide 17).
+    """Posterior means of two latent dimensions, coloured by class.
 
     Args:
         model: a keras-vae model with `latent_dim >= 2`.

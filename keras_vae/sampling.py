@@ -1,4 +1,4 @@
-"""The reparameterization trick as a seeded Keras layer (lecture slides 11-12, 16)."""
+"""The reparameterization trick (Kingma & Welling 2014, section 2.4) as a seeded layer."""
 
 import keras
 from keras import ops
@@ -39,13 +39,8 @@ class Sampling(keras.layers.Layer):
     def __init__(self, seed=None, deterministic=False, **kwargs):
         super().__init__(**kwargs)
         seed = _validation.check_seed("seed", seed, allow_none=True)
-        if not isinstance(deterministic, bool):
-            raise TypeError(
-                "Argument `deterministic` must be a bool. "
-                f"Received: deterministic={deterministic!r}"
-            )
         self.seed = seed
-        self.deterministic = deterministic
+        self.deterministic = _validation.check_bool("deterministic", deterministic)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._build_at_init()
 

@@ -1,10 +1,9 @@
-"""Step-based schedules for regularizer weights (lecture slide 42).
+"""Step-based schedules for regularizer weights.
 
 A schedule maps the model's training-step counter (a non-trainable model
 variable saved with the weights, advanced once per training step and never by
-evaluation) to a float. Used for beta annealing ("start with a high beta and
-gradually reduce it towards one") and for the capacity C of Burgess et al.
-2018.
+evaluation) to a float. Used for beta annealing (a high beta at the start,
+reduced towards one) and for the capacity C of Burgess et al. 2018.
 """
 
 import math

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import keras_vae
-from conftest import tiny_model, variable_value
-from keras_vae.evaluation import decomposition
+from testing import tiny_model, variable_value
+from keras_vae import estimators
 
 TERMS = ("kl_loss", "mutual_info", "total_correlation", "dimwise_kl")
 
@@ -35,7 +35,7 @@ def test_loss_weighs_the_three_terms_of_the_shared_estimator(digits):
                        gamma=0.5, estimator="mws")
     out = model(x[:32])
     penalty, terms = model.regularizer(out["z_mean"], out["z_log_var"], out["z"])
-    expected = decomposition.minibatch_kl_decomposition(
+    expected = estimators.minibatch_kl_decomposition(
         out["z"], out["z_mean"], out["z_log_var"], 1000, "mws")
     value = {k: float(keras.ops.convert_to_numpy(v)) for k, v in terms.items()}
     expected = {k: float(keras.ops.convert_to_numpy(v)) for k, v in expected.items()}

@@ -183,3 +183,16 @@ def test_bad_posteriors_raise_clear_errors():
     with pytest.raises(ValueError, match=r"z.shape=\(4, 2\), z_mean.shape=\(4, 3\)"):
         dec.minibatch_kl_decomposition(np.zeros((4, 2)), np.zeros((4, 3)),
                                        np.zeros((4, 3)), dataset_size=10)
+
+
+def test_old_names_reach_the_estimators_module():
+    # The minibatch estimator moved to keras_vae.estimators (models import it
+    # there); the evaluation names stay the same objects.
+    from keras_vae import estimators
+    from keras_vae import evaluation
+
+    for name in ("minibatch_kl_decomposition", "log_density_matrix",
+                 "log_importance_weights", "log_mixture_densities",
+                 "decomposition_terms", "ESTIMATORS", "TERMS"):
+        assert getattr(dec, name) is getattr(estimators, name)
+    assert evaluation.minibatch_kl_decomposition is estimators.minibatch_kl_decomposition

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_vae
-from conftest import tiny_model, variable_value
+from testing import tiny_model, variable_value
 from keras_vae import estimators
 
 

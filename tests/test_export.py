@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import keras_vae
-from conftest import BACKEND, tiny_model
+from testing import BACKEND, tiny_model
 from keras_vae import _export
 from keras_vae import cli
 from keras_vae._export import remote

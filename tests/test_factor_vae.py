@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 import keras_vae
-from conftest import BACKEND, tiny_model, variable_value
+from testing import BACKEND, tiny_model, variable_value
 from keras_vae import estimators
 from keras_vae.models.factor_vae import Discriminator
 

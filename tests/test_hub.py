@@ -16,7 +16,7 @@ import pytest
 import keras_vae
 from keras_vae import hub
 from keras_vae import presets
-from conftest import tiny_model
+from testing import tiny_model
 
 huggingface_hub = pytest.importorskip("huggingface_hub")
 hf_constants = pytest.importorskip("huggingface_hub.constants")

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import keras_vae
-from conftest import BACKEND, tiny_model
+from testing import BACKEND, tiny_model
 
 ENTRY_POINTS = {
     "fit": lambda m, x: m.fit(x, verbose=0),

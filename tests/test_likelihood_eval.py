@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_vae
-from conftest import tiny_model
+from testing import tiny_model
 from keras_vae.evaluation import likelihood as lik
 
 

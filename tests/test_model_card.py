@@ -9,7 +9,7 @@ import keras_vae
 from keras_vae import cli
 from keras_vae import model_card
 from keras_vae import presets
-from conftest import tiny_model
+from testing import tiny_model
 
 yaml = pytest.importorskip("yaml")
 

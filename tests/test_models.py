@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_vae
-from conftest import tiny_model, variable_value
+from testing import tiny_model, variable_value
 
 MODELS = [keras_vae.VAE, keras_vae.BetaVAE, keras_vae.MMDVAE, keras_vae.DIPVAE,
           keras_vae.AnnealedVAE, keras_vae.FactorVAE]

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import BACKEND
+from testing import BACKEND
 from keras_vae import networks
 
 

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from PIL import ImageSequence
 
-from conftest import tiny_model
+from testing import tiny_model
 from keras_vae import VAE
 from keras_vae import plots
 

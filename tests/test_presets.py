@@ -8,7 +8,7 @@ import pytest
 
 import keras_vae
 from keras_vae import presets
-from conftest import tiny_model
+from testing import tiny_model
 
 
 @pytest.fixture()

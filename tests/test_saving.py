@@ -9,10 +9,10 @@ import pytest
 
 import keras_vae
 from backend_worker import deterministic_loss
-from conftest import BACKEND, ROOT, run_backend, tiny_model, variable_value
+from testing import BACKEND, ROOT, run_backend, tiny_model, variable_value
 
-MODELS = [keras_vae.VAE, keras_vae.BetaVAE, keras_vae.MMDVAE, keras_vae.DIPVAE,
-          keras_vae.AnnealedVAE, keras_vae.FactorVAE]
+# The .keras round trip of every model is part of the model contract
+# (tests/testing.py, tests/test_model_contract.py).
 
 
 def _trained(cls, x, **kwargs):
@@ -20,22 +20,6 @@ def _trained(cls, x, **kwargs):
     model.compile()
     model.fit(x[:128], batch_size=32, epochs=1, verbose=0)
     return model
-
-
-@pytest.mark.parametrize("cls", MODELS)
-def test_keras_file_round_trip(cls, digits, tmp_path):
-    x, _ = digits
-    model = _trained(cls, x)
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert type(loaded) is cls
-    assert loaded.get_config() == model.get_config()
-    np.testing.assert_allclose(loaded.predict(x[:8]), model.predict(x[:8]), atol=1e-6)
-    assert int(variable_value(loaded.step_counter)) == 4
-    assert int(variable_value(loaded.optimizer.iterations)) == 4
-    loaded.fit(x[:64], batch_size=32, epochs=1, verbose=0)  # compiled, resumes
-    assert int(variable_value(loaded.step_counter)) == 6
 
 
 def test_weights_round_trip_and_configs(digits, tmp_path):

@@ -9,7 +9,7 @@ from keras import ops
 
 import keras_vae
 from keras_vae import schedules
-from conftest import tiny_model, variable_value
+from testing import tiny_model, variable_value
 
 
 def values(schedule, steps):

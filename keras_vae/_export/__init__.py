@@ -5,6 +5,7 @@ package is private so that the name `keras_vae.export` is the function only.
 """
 
 import os
+import sys
 
 import keras
 
@@ -84,10 +85,7 @@ def export(model, path, format="saved_model", overwrite=False,
     _check_model(model)
     path = _check_path(path)
     format = _validation.check_choice("format", format, FORMATS)
-    if not isinstance(overwrite, bool):
-        raise TypeError(
-            f"Argument `overwrite` must be a bool. Received: overwrite={overwrite!r}"
-        )
+    overwrite = _validation.check_bool("overwrite", overwrite)
     decoder_output = _validation.check_choice(
         "decoder_output", decoder_output, DECODER_OUTPUTS
     )
@@ -107,10 +105,15 @@ def _write(model, directory, format, decoder_output):
         remote.export_in_subprocess(model, directory, format, decoder_output)
 
 
-def _check_model(model):
-    from keras_vae.models.base import BaseVAE
+def _is_base_vae(model):
+    # A BaseVAE exists only once its module has been imported: looking it up
+    # in sys.modules keeps this package free of any import of the models.
+    base = sys.modules.get("keras_vae.models.base")
+    return base is not None and isinstance(model, base.BaseVAE)
 
-    if not isinstance(model, BaseVAE):
+
+def _check_model(model):
+    if not _is_base_vae(model):
         hint = ""
         if isinstance(model, (str, os.PathLike)):
             hint = (" To export a saved model, load it first (e.g. "

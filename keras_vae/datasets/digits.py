@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_vae.datasets._validation import check_one_of
+from keras_vae._validation import check_choice
 
 SPLITS = ("train", "test", "all")
 NUM_IMAGES = 1_797
@@ -27,7 +27,7 @@ def load_digits(split="train"):
         values in 0..16 (divide by `MAX_VALUE` for [0, 1]) and int32 array
         of shape `(N,)` with classes 0..9.
     """
-    check_one_of("split", split, SPLITS)
+    split = check_choice("split", split, SPLITS)
     from sklearn.datasets import load_digits as sklearn_load_digits
 
     data = sklearn_load_digits()

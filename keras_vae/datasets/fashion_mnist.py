@@ -2,8 +2,8 @@
 
 import os
 
+from keras_vae._validation import check_choice
 from keras_vae.datasets import tfds_source
-from keras_vae.datasets._validation import check_one_of
 from keras_vae.datasets.idx import read_idx
 
 CLASS_NAMES = (
@@ -109,7 +109,7 @@ def load_fashion_mnist(split="train", data_dir=None):
         ValueError: For an unknown split or a corrupt or truncated file.
         FileNotFoundError: If the data is in none of the places above.
     """
-    check_one_of("split", split, SPLITS)
+    split = check_choice("split", split, SPLITS)
     if data_dir is not None:
         paths = _split_files(os.fspath(data_dir), split)
         if paths is None:

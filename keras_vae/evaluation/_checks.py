@@ -1,42 +1,21 @@
-"""Array argument checks for the evaluation metrics.
+"""Argument checks specific to the evaluation metrics.
 
-Scalar checks live in `keras_vae._validation`; these add the checks on code,
-factor and label arrays. Every error names the argument, says what was
-expected and ends with "Received: ..." like Keras' own messages.
+Generic checks (scalars, array rank, finiteness, matching lengths) live in
+`keras_vae._validation`; these add the checks on code, factor and label
+arrays and the metrics' shared bookkeeping. Every error names the argument,
+says what was expected and ends with "Received: ..." like Keras' own
+messages.
 """
 
 import warnings
 
 import numpy as np
 
-
-def _as_array(name, value):
-    try:
-        return np.asarray(value)
-    except Exception as error:  # e.g. ragged nested lists
-        raise TypeError(
-            f"Argument `{name}` must be convertible to a numpy array. "
-            f"Received: {name} of type {type(value).__name__}"
-        ) from error
-
-
-def _check_rank(name, array, ndim, layout):
-    if array.ndim != ndim:
-        raise ValueError(
-            f"Argument `{name}` must be a {ndim}D array of shape {layout}. "
-            f"Received: {name}.shape={array.shape}"
-        )
-
-
-def _check_finite(name, array):
-    bad = ~np.isfinite(array)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"Argument `{name}` must contain only finite values, but it "
-            f"has {int(bad.sum())} NaN or inf value(s), the first at index "
-            f"{first}. Received: {name}.shape={array.shape}"
-        )
+from keras_vae._validation import as_array
+from keras_vae._validation import check_all_finite
+from keras_vae._validation import check_num_columns
+from keras_vae._validation import check_num_samples
+from keras_vae._validation import check_rank
 
 
 def check_codes(name, codes, ndim=2, layout="(num_samples, num_latents)"):
@@ -45,7 +24,7 @@ def check_codes(name, codes, ndim=2, layout="(num_samples, num_latents)"):
     Returns:
         The codes as a float64 numpy array.
     """
-    codes = _as_array(name, codes)
+    codes = as_array(name, codes)
     if codes.dtype == bool or not np.issubdtype(codes.dtype, np.number):
         raise TypeError(
             f"Argument `{name}` must be a real-valued (float or int) array. "
@@ -56,13 +35,13 @@ def check_codes(name, codes, ndim=2, layout="(num_samples, num_latents)"):
             f"Argument `{name}` must be real-valued, not complex. "
             f"Received: {name}.dtype={codes.dtype}"
         )
-    _check_rank(name, codes, ndim, layout)
+    check_rank(name, codes, ndim, layout)
     if 0 in codes.shape:
         raise ValueError(
             f"Argument `{name}` must contain at least one sample and one "
             f"column. Received: {name}.shape={codes.shape}"
         )
-    _check_finite(name, codes)
+    check_all_finite(name, codes)
     return np.asarray(codes, dtype=np.float64)  # no copy if float64
 
 
@@ -74,7 +53,7 @@ def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
     Returns:
         The factors as an int64 numpy array.
     """
-    factors = _as_array(name, factors)
+    factors = as_array(name, factors)
     if factors.dtype == bool:
         factors = factors.astype(np.int64)
     if not np.issubdtype(factors.dtype, np.number) or np.iscomplexobj(factors):
@@ -82,14 +61,14 @@ def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
             f"Argument `{name}` must hold integer factor classes. "
             f"Received: {name}.dtype={factors.dtype}"
         )
-    _check_rank(name, factors, ndim, layout)
+    check_rank(name, factors, ndim, layout)
     if 0 in factors.shape:
         raise ValueError(
             f"Argument `{name}` must contain at least one sample and one "
             f"factor. Received: {name}.shape={factors.shape}"
         )
     if not np.issubdtype(factors.dtype, np.integer):
-        _check_finite(name, factors)
+        check_all_finite(name, factors)
         if np.any(factors != np.round(factors)):
             raise ValueError(
                 f"Argument `{name}` must hold integer factor classes (class "
@@ -103,49 +82,16 @@ def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
 
 def check_labels(name, labels):
     """Checks a 1D array of class labels (ints, strings, integral floats)."""
-    labels = _as_array(name, labels)
-    _check_rank(name, labels, 1, "(num_samples,)")
+    labels = as_array(name, labels)
+    check_rank(name, labels, 1, "(num_samples,)")
     if labels.size == 0:
         raise ValueError(
             f"Argument `{name}` must contain at least one sample. "
             f"Received: {name}.shape={labels.shape}"
         )
     if np.issubdtype(labels.dtype, np.floating):
-        _check_finite(name, labels)
+        check_all_finite(name, labels)
     return labels
-
-
-def _name_list(names):
-    quoted = [f"`{name}`" for name in names]
-    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-def check_num_samples(**arrays):
-    """Checks that all keyword arrays have the same length (first axis)."""
-    lengths = {name: array.shape[0] for name, array in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        received = ", ".join(
-            f"{name}.shape={array.shape}" for name, array in arrays.items()
-        )
-        raise ValueError(
-            f"Arguments {_name_list(lengths)} must have "
-            f"the same number of samples (first dimension). "
-            f"Received: {received}"
-        )
-
-
-def check_num_columns(**arrays):
-    """Checks that all keyword arrays have the same last dimension."""
-    widths = {name: array.shape[-1] for name, array in arrays.items()}
-    if len(set(widths.values())) > 1:
-        received = ", ".join(
-            f"{name}.shape={array.shape}" for name, array in arrays.items()
-        )
-        raise ValueError(
-            f"Arguments {_name_list(widths)} must have "
-            f"the same number of columns (last dimension). "
-            f"Received: {received}"
-        )
 
 
 def check_test_pair(codes_name, codes, factors_name, factors, train_codes,

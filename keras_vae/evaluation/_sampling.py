@@ -11,6 +11,7 @@ function maps a batch of observations to codes `(num, num_latents)`.
 import numbers
 
 import numpy as np
+from keras import ops
 
 from keras_vae._validation import check_int
 
@@ -92,6 +93,11 @@ def to_numpy(codes):
     if hasattr(codes, "detach"):  # torch
         codes = codes.detach().cpu().numpy()
     return np.asarray(codes)
+
+
+def to_float64(x):
+    """A backend tensor (or array) as a float64 numpy array."""
+    return np.asarray(ops.convert_to_numpy(x), dtype="float64")
 
 
 def represent(ground_truth_data, representation_fn, factors, random_state,

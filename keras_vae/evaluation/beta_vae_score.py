@@ -11,6 +11,8 @@ import numpy as np
 
 from keras_vae._validation import check_choice
 from keras_vae._validation import check_int
+from keras_vae._validation import check_num_columns
+from keras_vae._validation import check_num_samples
 from keras_vae.evaluation import _checks
 from keras_vae.evaluation import _estimators
 from keras_vae.evaluation import _sampling
@@ -23,7 +25,7 @@ def _check_group_codes(name, codes, index_name, index, ndim, layout):
     codes = _checks.check_codes(name, codes, ndim=ndim, layout=layout)
     index = _checks.check_factors(index_name, index, ndim=1,
                                   layout="(num_points,)")
-    _checks.check_num_samples(**{name: codes, index_name: index})
+    check_num_samples(**{name: codes, index_name: index})
     return codes, index
 
 
@@ -146,7 +148,7 @@ def beta_vae_score_from_codes(train_codes, train_factor_index, eval_codes,
                 f"in the second dimension. Received: {name}.shape="
                 f"{codes.shape}"
             )
-    _checks.check_num_columns(train_codes=train_codes, eval_codes=eval_codes)
+    check_num_columns(train_codes=train_codes, eval_codes=eval_codes)
     return _beta_vae_accuracies(
         _pair_features(train_codes), train_y, _pair_features(eval_codes),
         eval_y, variant, int(train_codes.shape[2]),

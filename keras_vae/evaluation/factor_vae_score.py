@@ -9,6 +9,8 @@ import numpy as np
 
 from keras_vae._validation import check_float
 from keras_vae._validation import check_int
+from keras_vae._validation import check_num_columns
+from keras_vae._validation import check_num_samples
 from keras_vae.evaluation import _checks
 from keras_vae.evaluation import _sampling
 from keras_vae.evaluation.mig import DISENTANGLEMENT_LIB
@@ -18,7 +20,7 @@ def _check_group_codes(name, codes, index_name, index, ndim, layout):
     codes = _checks.check_codes(name, codes, ndim=ndim, layout=layout)
     index = _checks.check_factors(index_name, index, ndim=1,
                                   layout="(num_points,)")
-    _checks.check_num_samples(**{name: codes, index_name: index})
+    check_num_samples(**{name: codes, index_name: index})
     return codes, index
 
 
@@ -134,7 +136,7 @@ def factor_vae_score_from_codes(train_codes, train_factor_index, eval_codes,
                 f"{name}.shape={codes.shape}"
             )
     global_codes = _checks.check_codes("global_codes", global_codes)
-    _checks.check_num_columns(train_codes=train_codes, eval_codes=eval_codes,
+    check_num_columns(train_codes=train_codes, eval_codes=eval_codes,
                               global_codes=global_codes)
     prune_threshold = check_float("prune_threshold", prune_threshold,
                                   minimum=0)

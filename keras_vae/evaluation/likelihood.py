@@ -26,10 +26,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_vae import _compile
 from keras_vae import _validation
 from keras_vae import distribute
 from keras_vae import divergences
-from keras_vae.evaluation import decomposition
+from keras_vae.evaluation._sampling import to_float64 as _numpy
 
 
 # === ELBO and IWAE ===
@@ -358,11 +359,7 @@ def _sample_log_terms(model, x, z_mean, z_log_var, eps):
 @functools.cache
 def _log_ratio():
     # `log q(z|x) - log p(z)`: pure, so it may run jitted on JAX.
-    return decomposition.compiled(divergences.monte_carlo_kl)
-
-
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x), dtype="float64")
+    return _compile.compiled(divergences.monte_carlo_kl)
 
 
 def _rng(seed):

@@ -15,6 +15,8 @@ import numpy as np
 
 from keras_vae._validation import check_choice
 from keras_vae._validation import check_int
+from keras_vae._validation import check_num_columns
+from keras_vae._validation import check_num_samples
 from keras_vae.evaluation import _checks
 from keras_vae.evaluation import _info
 from keras_vae.evaluation import _sampling
@@ -196,8 +198,8 @@ def mig_chen2018_from_posteriors(means, log_vars, factors, random_state,
         means, factors, exclude_factors
     )
     log_vars = _checks.check_codes("log_vars", log_vars)
-    _checks.check_num_samples(means=means, log_vars=log_vars)
-    _checks.check_num_columns(means=means, log_vars=log_vars)
+    check_num_samples(means=means, log_vars=log_vars)
+    check_num_columns(means=means, log_vars=log_vars)
     num_samples = check_int("num_samples", num_samples, minimum=1)
     state = _sampling.as_random_state(random_state)
     draws = means + np.exp(0.5 * log_vars) * state.standard_normal(

@@ -29,6 +29,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from keras_vae._validation import check_float
 from keras_vae._validation import check_int
+from keras_vae._validation import check_num_columns
+from keras_vae._validation import check_num_samples
 from keras_vae.evaluation import _checks
 from keras_vae.evaluation._estimators import standardize as _standardize
 
@@ -37,7 +39,7 @@ def _check_codes_and_labels(codes, labels, codes_name="codes",
                             labels_name="labels"):
     codes = _checks.check_codes(codes_name, codes)
     labels = _checks.check_labels(labels_name, labels)
-    _checks.check_num_samples(**{codes_name: codes, labels_name: labels})
+    check_num_samples(**{codes_name: codes, labels_name: labels})
     return codes, labels
 
 
@@ -70,7 +72,7 @@ def _split(codes, labels, test_codes, test_labels, test_fraction, seed,
         test_codes, test_labels = _check_codes_and_labels(
             test_codes, test_labels, "test_codes", "test_labels"
         )
-        _checks.check_num_columns(codes=codes, test_codes=test_codes)
+        check_num_columns(codes=codes, test_codes=test_codes)
         x_train, y_train = codes, labels
         x_test, y_test = test_codes, test_labels
     else:

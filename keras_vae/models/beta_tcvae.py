@@ -1,12 +1,12 @@
-"""beta-TCVAE (Chen et al. 2018; lecture slide 41): weigh the three parts of
-the KL, penalizing the total correlation of the aggregate posterior."""
+"""beta-TCVAE (Chen et al. 2018): weigh the three parts of the KL, penalizing
+the total correlation of the aggregate posterior."""
 
 import keras
 from keras import ops
 
 from keras_vae import _validation
 from keras_vae import divergences
-from keras_vae.evaluation import decomposition
+from keras_vae import estimators
 from keras_vae.models.base import BaseVAE
 
 
@@ -17,9 +17,8 @@ class BetaTCVAE(BaseVAE):
 
     `loss = recon + alpha * I_q(x; z) + beta * TC(q(z)) + gamma * sum_j
     KL(q(z_j) || p(z_j))` (Chen et al. 2018, eq. 4), the three terms
-    estimated on each batch by
-    `keras_vae.evaluation.decomposition.minibatch_kl_decomposition` from
-    the batch's codes and posteriors, with minibatch stratified sampling
+    estimated on each batch by `keras_vae.estimators.minibatch_kl_decomposition`
+    from the batch's codes and posteriors, with minibatch stratified sampling
     (`"mss"`, the default, appendix C.2) or minibatch weighted sampling
     (`"mws"`, section 4.1). Both estimators need the number N of training
     examples, `dataset_size`, and a batch of at most N examples; the batch
@@ -29,17 +28,16 @@ class BetaTCVAE(BaseVAE):
     Reports `kl_loss` (the closed-form KL of the batch, comparable with the
     other models), `mutual_info`, `total_correlation` and `dimwise_kl`
     (unweighted batch estimates; with `"mws"` they carry constant offsets,
-    see `decomposition.log_importance_weights`).
+    see `estimators.log_importance_weights`).
 
     The batch estimates are strongly biased once the posteriors are narrow: a
     batch of B codes covers the d-dimensional aggregate posterior poorly, so
     `log q(z_i)` is dominated by the example's own posterior (weight 1/N)
     and the reported `mutual_info` approaches log N and `total_correlation`
-    goes negative, although the true TC is >= 0. Measured on the
-    `beta_tcvae_dsprites` preset: batch 64 (MSS) TC -3.19, MI 13.11 nats;
-    the full-mixture estimate over 10,000 examples
-    (`decomposition.evaluate_kl_decomposition`) TC 1.38, MI 8.13. Report
-    the latter; the batch terms are the training signal of the paper.
+    goes negative, although the true TC is >= 0. Report the full-mixture
+    estimate over many examples
+    (`keras_vae.evaluation.evaluate_kl_decomposition`) instead; the batch
+    terms are the training signal of the paper.
 
     Args:
         dataset_size: N, the number of training examples, an int >= the
@@ -55,17 +53,17 @@ class BetaTCVAE(BaseVAE):
 
     def __init__(self, dataset_size=None, alpha=1.0, beta=6.0, gamma=1.0,
                  estimator="mss", **kwargs):
-        self.dataset_size = decomposition._check_dataset_size(dataset_size)
+        self.dataset_size = estimators.check_dataset_size(dataset_size)
         self.alpha = _validation.check_float("alpha", alpha, minimum=0.0)
         self.beta = _validation.check_float("beta", beta, minimum=0.0)
         self.gamma = _validation.check_float("gamma", gamma, minimum=0.0)
         self.estimator = _validation.check_choice(
-            "estimator", estimator, decomposition.ESTIMATORS
+            "estimator", estimator, estimators.ESTIMATORS
         )
         super().__init__(**kwargs)
 
     def regularizer(self, z_mean, z_log_var, z, training=False):
-        terms = decomposition.minibatch_kl_decomposition(
+        terms = estimators.minibatch_kl_decomposition(
             z, z_mean, z_log_var, self.dataset_size, self.estimator
         )
         penalty = (

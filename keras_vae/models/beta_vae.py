@@ -1,6 +1,6 @@
 """beta-VAE (Higgins et al. 2017) and capacity annealing (Burgess et al. 2018).
 
-Lecture slide 42: weigh the KL by beta, start high and reduce it towards 1.
+Weigh the KL by beta, optionally starting high and reducing it towards 1.
 """
 
 import keras
@@ -22,7 +22,7 @@ class BetaVAE(BaseVAE):
       eq. 4).
     - `schedule="linear"` / `"cosine"`: the same with beta annealed from
       `beta` at step 0 down to `beta_end` (default 1) at step `anneal_steps`,
-      then held (lecture slide 42).
+      then held.
     - `schedule="capacity"`: `loss = recon + gamma * |KL - C|` with the
       capacity C rising linearly from 0 to `capacity_max` nats over
       `anneal_steps` (Burgess et al. 2018, eq. 8); `beta` is unused.

@@ -1,4 +1,4 @@
-"""MMD-VAE (InfoVAE with alpha = 1; Zhao et al. 2019; lecture slides 36-39)."""
+"""MMD-VAE (InfoVAE with alpha = 1; Zhao et al. 2019)."""
 
 import keras
 from keras import ops
@@ -17,7 +17,7 @@ class MMDVAE(BaseVAE):
     the batch's codes `z_i ~ q(z | x_i)` are compared with as many fresh prior
     draws by the unbiased estimator `divergences.mmd2`. Matching the
     aggregate posterior q(z) instead of each q(z|x) avoids the KL's push of
-    every code to the prior (lecture slide 39). Reports `mmd_loss`
+    every code to the prior (Zhao et al. 2019, section 3). Reports `mmd_loss`
     (unweighted MMD^2; it can be slightly negative, being unbiased).
 
     Args:

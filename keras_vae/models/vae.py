@@ -1,4 +1,4 @@
-"""The Vanilla VAE (Kingma & Welling 2014; lecture slides 4-18)."""
+"""The Vanilla VAE (Kingma & Welling 2014)."""
 
 import keras
 from keras import ops
