@@ -80,7 +80,7 @@ def num_examples(name, split="train", data_dir=None):
     local = {"digits": digits, "dsprites": dsprites, "fashion_mnist": fashion_mnist}
     if name in local:
         sizes = local[name].NUM_EXAMPLES
-        return sizes[check_one_of("split", split, tuple(sizes))]
+        return sizes[check_choice("split", split, tuple(sizes))]
     return tfds_source.num_examples(_tfds_builder(name, data_dir), split)
 
 
