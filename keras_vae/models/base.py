@@ -8,10 +8,11 @@ from keras import ops
 
 from keras_vae import _inputs
 from keras_vae import _validation
-from keras_vae import distribute
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import networks
 from keras_vae.callbacks import StopOnNonFiniteLoss
+from keras_vae.distribute import replica
+from keras_vae.distribute import scope as distribute_scope
 from keras_vae.sampling import Sampling
 
 
@@ -48,7 +49,7 @@ class BaseVAE(keras.Model):
     under `tf.distribute` each replica gathers the global batch's codes so the
     regularizer (a batch statistic for MMD-VAE and beta-TCVAE) is computed
     over the global batch, and returns its loss divided by the number of
-    replicas, as Keras' losses do (`keras_vae.distribute.scale_loss`).
+    replicas, as Keras' losses do (`keras_vae.distribute.replica.scale_loss`).
     `step_counter` advances once per global step.
 
     `call(x)` returns a dict with `z_mean`, `z_log_var`, `z` (one sample),
@@ -199,14 +200,14 @@ class BaseVAE(keras.Model):
         if y_pred is None:
             y_pred = self(x, training=training)
         # The batch mean; under tf.distribute this replica's share of the
-        # global batch's mean (see keras_vae.distribute.batch_mean).
-        reconstruction_loss = distribute.batch_mean(
+        # global batch's mean (see keras_vae.distribute.replica.batch_mean).
+        reconstruction_loss = replica.batch_mean(
             self.likelihood.negative_log_likelihood(target, y_pred["decoder_output"])
         )
         # Under tf.distribute the regularizer sees the global batch's codes,
         # as on one device and under JAX's DataParallel (see
         # keras_vae.distribute); elsewhere `gather` returns its input.
-        z_mean, z_log_var, z = distribute.gather(
+        z_mean, z_log_var, z = replica.gather(
             [y_pred["z_mean"], y_pred["z_log_var"], y_pred["z"]]
         )
         penalty, terms = self.regularizer(z_mean, z_log_var, z, training=training)
@@ -227,12 +228,12 @@ class BaseVAE(keras.Model):
         # On one device and under JAX: reconstruction + penalty. Under
         # tf.distribute: this replica's share, whose value is divided by the
         # number of replicas, as Keras' own losses return it.
-        return distribute.scale_loss(local_loss, penalty)
+        return replica.scale_loss(local_loss, penalty)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         # Keras' own, made to work on several TensorFlow workers (see
         # keras_vae.distribute.per_worker_logs).
-        return distribute.per_worker_logs(
+        return replica.per_worker_logs(
             super().compute_metrics(x, y, y_pred, sample_weight=sample_weight))
 
     # === Training entry points with input checks ===
@@ -338,7 +339,7 @@ class BaseVAE(keras.Model):
                 f"validation_split={split} with {x.shape[0]} examples"
             )
         if not split:
-            distribute.check_array_batches(x, batch_size)
+            distribute_scope.check_array_batches(x, batch_size)
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and not _looks_like_images(
                 validation_data, self._image_shape):
