@@ -30,6 +30,11 @@ def check_int(name, value, minimum=None):
     return int(value)
 
 
+def check_optional_int(name, value, minimum=1):
+    """None, or an integer >= `minimum` (a batch size, a number of steps)."""
+    return None if value is None else check_int(name, value, minimum=minimum)
+
+
 def check_float(name, value, minimum=None, exclusive_minimum=False):
     """Checks that `value` is a finite real number >= (or >) `minimum`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

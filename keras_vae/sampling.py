@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_vae import _validation
-from keras_vae import distribute
+from keras_vae.distribute import replica
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -23,7 +23,7 @@ class Sampling(keras.layers.Layer):
     `deterministic=True` or call with `deterministic=True`.
 
     Under `tf.distribute` each replica draws the noise of the global batch
-    and keeps its own rows (`keras_vae.distribute.local_normal`), so a
+    and keeps its own rows (`keras_vae.distribute.replica.local_normal`), so a
     data-parallel step uses the noise of a one-device step with the same
     seed.
 
@@ -57,7 +57,7 @@ class Sampling(keras.layers.Layer):
             return z_mean
         # Under tf.distribute, this replica's rows of the global batch's
         # noise, so that R replicas draw what one device would.
-        eps = distribute.local_normal(
+        eps = replica.local_normal(
             ops.shape(z_mean), self.compute_dtype, self.seed_generator
         )
         return z_mean + ops.exp(0.5 * z_log_var) * eps

@@ -1,21 +1,20 @@
 """BaseVAE: everything the VAE family shares; a model adds only its regularizer."""
 
-import contextlib
-
 import keras
 import numpy as np
 from keras import ops
 
 from keras_vae import _inputs
+from keras_vae import _keras_compat
 from keras_vae import _validation
-from keras_vae import distribute
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import networks
-from keras_vae.callbacks import StopOnNonFiniteLoss
+from keras_vae.distribute import replica
+from keras_vae.models._checked_training import CheckedTrainingMixin
 from keras_vae.sampling import Sampling
 
 
-class BaseVAE(keras.Model):
+class BaseVAE(_keras_compat.KerasCompatMixin, CheckedTrainingMixin, keras.Model):
     """Encoder, reparameterized sampling, decoder, and the loss
     `reconstruction + regularizer`.
 
@@ -41,6 +40,9 @@ class BaseVAE(keras.Model):
     on JAX the trainer runs it in a `StatelessScope` and carries the updated
     tracker and step-counter state out. No backend-specific `train_step` is
     needed, and `evaluate()` reports the same terms through `test_step`.
+    `compile`, `fit` and `evaluate` check their arguments first
+    (`keras_vae.models._checked_training`); the overrides that adapt Keras
+    to such a model are `keras_vae._keras_compat`.
 
     **On several devices** (`keras_vae.distributed()`): the loss, the
     reported terms and the gradients are those of the global batch. Under
@@ -48,7 +50,7 @@ class BaseVAE(keras.Model):
     under `tf.distribute` each replica gathers the global batch's codes so the
     regularizer (a batch statistic for MMD-VAE and beta-TCVAE) is computed
     over the global batch, and returns its loss divided by the number of
-    replicas, as Keras' losses do (`keras_vae.distribute.scale_loss`).
+    replicas, as Keras' losses do (`keras_vae.distribute.replica.scale_loss`).
     `step_counter` advances once per global step.
 
     `call(x)` returns a dict with `z_mean`, `z_log_var`, `z` (one sample),
@@ -199,14 +201,14 @@ class BaseVAE(keras.Model):
         if y_pred is None:
             y_pred = self(x, training=training)
         # The batch mean; under tf.distribute this replica's share of the
-        # global batch's mean (see keras_vae.distribute.batch_mean).
-        reconstruction_loss = distribute.batch_mean(
+        # global batch's mean (see keras_vae.distribute.replica.batch_mean).
+        reconstruction_loss = replica.batch_mean(
             self.likelihood.negative_log_likelihood(target, y_pred["decoder_output"])
         )
         # Under tf.distribute the regularizer sees the global batch's codes,
         # as on one device and under JAX's DataParallel (see
         # keras_vae.distribute); elsewhere `gather` returns its input.
-        z_mean, z_log_var, z = distribute.gather(
+        z_mean, z_log_var, z = replica.gather(
             [y_pred["z_mean"], y_pred["z_log_var"], y_pred["z"]]
         )
         penalty, terms = self.regularizer(z_mean, z_log_var, z, training=training)
@@ -227,189 +229,20 @@ class BaseVAE(keras.Model):
         # On one device and under JAX: reconstruction + penalty. Under
         # tf.distribute: this replica's share, whose value is divided by the
         # number of replicas, as Keras' own losses return it.
-        return distribute.scale_loss(local_loss, penalty)
+        return replica.scale_loss(local_loss, penalty)
 
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        # Keras' own, made to work on several TensorFlow workers (see
-        # keras_vae.distribute.per_worker_logs).
-        return distribute.per_worker_logs(
-            super().compute_metrics(x, y, y_pred, sample_weight=sample_weight))
-
-    # === Training entry points with input checks ===
-
-    def compile(self, optimizer="adam", **kwargs):
-        """Configures training. The loss is the model's own.
-
-        Args:
-            optimizer: any Keras optimizer; default Adam(learning_rate=1e-3).
-            **kwargs: `jit_compile`, `steps_per_execution`, `run_eagerly`, ...
-                Passing `loss`, `loss_weights` or `metrics` raises.
-        """
-        for arg in ("loss", "loss_weights", "metrics", "weighted_metrics"):
-            if kwargs.get(arg) is not None:
-                raise ValueError(
-                    f"keras-vae models compute their own loss and metrics; "
-                    f"do not pass `{arg}` to compile(). The reported terms are "
-                    f"loss, reconstruction_loss and {list(self.regularizer_terms)}. "
-                    f"Received: {arg}={kwargs[arg]!r}"
-                )
-        _check_learning_rate(optimizer)
-        super().compile(optimizer=optimizer, **kwargs)
-
-    def compile_from_config(self, config):
-        """Re-compiles a loaded model with its saved optimizer (`.keras` files).
-
-        A `.keras` file written under torch records the torch-specific
-        optimizer class (`keras.src.backend.torch.optimizers...`), which
-        cannot update TensorFlow or JAX variables (the known Keras issue that
-        forces `compile=False`). The optimizer is therefore rebuilt from its
-        public class name and config with the current backend's class, and
-        `jit_compile` is left to the loading backend's default.
-        """
-        config = dict(config)
-        # The saved `jit_compile` is the saving backend's resolution of "auto"
-        # (always True under JAX); under torch it would switch on
-        # torch.compile. Let the loading backend choose again.
-        config.pop("jit_compile", None)
-        optimizer = config.pop("optimizer", None)
-        if isinstance(optimizer, dict) and "class_name" in optimizer:
-            optimizer = keras.optimizers.deserialize(
-                {"class_name": optimizer["class_name"],
-                 "config": optimizer.get("config", {})}
-            )
-        config = keras.saving.deserialize_keras_object(config)
-        config = {k: v for k, v in config.items() if v is not None}
-        if optimizer is not None:
-            config["optimizer"] = optimizer
-        self.compile(**config)
-        self.optimizer.build(self.trainable_variables)
-
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
-            callbacks=None, **kwargs):
-        """`keras.Model.fit` with input checks and a non-finite-loss guard.
-
-        Every input kind is checked before Keras sees it (see
-        `keras_vae._inputs`): numpy arrays, nested lists and backend tensors
-        by value, `tf.data` datasets by element spec and an in-graph
-        finiteness/range assertion. Empty inputs, `sample_weight`,
-        `class_weight` and out-of-range `batch_size`, `epochs`,
-        `steps_per_epoch` or `validation_split` raise. Adds
-        `keras_vae.callbacks.StopOnNonFiniteLoss` unless present.
-        """
-        _refuse_weights(kwargs)
-        batch_size = _check_optional_int("batch_size", batch_size)
-        epochs = _validation.check_int("epochs", epochs, minimum=1)
-        initial_epoch = _validation.check_int("initial_epoch", kwargs.get("initial_epoch", 0),
-                                              minimum=0)
-        if initial_epoch >= epochs:
-            raise ValueError(
-                "Argument `initial_epoch` must be smaller than `epochs` (it is the index "
-                f"of the first epoch to run). Received: initial_epoch={initial_epoch}, "
-                f"epochs={epochs}"
-            )
-        for arg in ("steps_per_epoch", "validation_steps", "validation_batch_size",
-                    "validation_freq"):
-            if kwargs.get(arg) is not None:
-                kwargs[arg] = _check_optional_int(arg, kwargs[arg])
-        split = kwargs.get("validation_split", 0.0)
-        if split is not None:
-            split = _validation.check_float("validation_split", split, minimum=0.0)
-            if split >= 1.0:
-                raise ValueError(
-                    "Argument `validation_split` must be in [0, 1): the fraction of `x` "
-                    f"held out for validation. Received: validation_split={split}"
-                )
-            if split and (_inputs._is_dataset(x) or _inputs._is_unreadable(x)):
-                raise ValueError(
-                    "Argument `validation_split` applies to arrays only; pass "
-                    "`validation_data` with a dataset or generator. Received: "
-                    f"validation_split={split} with x of type {type(x).__name__}"
-                )
-        x = self._check_data(x, "x")
-        y = self._check_data(y, "y")
-        if y is not None and (_inputs._is_dataset(x) or _inputs._is_unreadable(x)):
-            raise ValueError(
-                "Argument `y` must be omitted when `x` is a dataset or generator (it "
-                f"yields its own targets). Received: y of type {type(y).__name__}"
-            )
-        if split and hasattr(x, "shape") and int(x.shape[0] * (1 - split)) < 1:
-            raise ValueError(
-                "Argument `validation_split` leaves no training example. Received: "
-                f"validation_split={split} with {x.shape[0]} examples"
-            )
-        if not split:
-            distribute.check_array_batches(x, batch_size)
-        validation_data = kwargs.get("validation_data")
-        if isinstance(validation_data, (tuple, list)) and not _looks_like_images(
-                validation_data, self._image_shape):
-            if len(validation_data) > 2 and validation_data[2] is not None:
-                raise ValueError(
-                    "keras-vae models do not support `sample_weight`, in `validation_data` "
-                    "neither: the regularizers (KL, MMD) are batch statistics. Received: "
-                    "validation_data=(x, y, sample_weight)"
-                )
-            parts = list(validation_data[:2])
-            parts[0] = self._check_data(parts[0], "validation_data")
-            if len(parts) > 1:
-                parts[1] = self._check_data(parts[1], "y")
-            kwargs["validation_data"] = tuple(parts)
-        elif validation_data is not None:
-            kwargs["validation_data"] = self._check_data(validation_data, "validation_data")
-        callbacks = list(callbacks or [])
-        if not any(isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
-            callbacks.append(StopOnNonFiniteLoss())
-        with _keep_usable(self), _inputs.translate_errors():
-            return super().fit(x, y, batch_size=batch_size, epochs=epochs,
-                               verbose=verbose, callbacks=callbacks, **kwargs)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras' TensorFlow trainer, under a tf.distribute strategy, opens a
-        # fresh iterator on the data at every fit()/evaluate() and pulls a
-        # batch from it only to build the model symbolically. A VAE's input
-        # spec is known, so it is built from that instead: pulling a batch
-        # would start a pipeline that reshuffles on each iteration
-        # (keras_vae.datasets) on its next permutation, and a data-parallel
-        # run on other batches than the one-device run.
-        if iterator is not None:
-            iterator = None
-            data_batch = (keras.KerasTensor((None,) + self._image_shape,
-                                            dtype=keras.config.floatx()), None, None)
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
-    def load_weights(self, filepath, *args, **kwargs):
-        """`keras.Model.load_weights`, restoring the optimizer state too.
-
-        A compiled model's optimizer is built first, so that a resumed run
-        continues with the saved optimizer moments, as its schedules continue
-        from the saved `step_counter`.
-        """
-        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
-            self.optimizer.build(self.trainable_variables)
-        return super().load_weights(filepath, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
-        """`keras.Model.evaluate` with the input checks of `fit`."""
-        _refuse_weights(kwargs)
-        batch_size = _check_optional_int("batch_size", batch_size)
-        if kwargs.get("steps") is not None:
-            kwargs["steps"] = _check_optional_int("steps", kwargs["steps"])
-        x = self._check_data(x, "x")
-        y = self._check_data(y, "y")
-        with _keep_usable(self), _inputs.translate_errors():
-            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+    # === Representation and generation ===
 
     def predict(self, x, batch_size=None, verbose=0, **kwargs):
         """Reconstructions from the posterior mean (decoder mean, e.g. pixel
         probabilities for Bernoulli), as a numpy array of `x`'s shape."""
         return self.reconstruct(x, batch_size=batch_size, verbose=verbose, **kwargs)
 
-    # === Representation and generation ===
-
     def encode(self, x, batch_size=None, verbose=0):
         """Returns `(z_mean, z_log_var)` of q(z | x) as numpy arrays."""
-        batch_size = _check_optional_int("batch_size", batch_size)
+        batch_size = _validation.check_optional_int("batch_size", batch_size)
         x = self._check_data(x, "x")
-        with _keep_usable(self, self.encoder), _inputs.translate_errors():
+        with _keras_compat.keep_usable(self, self.encoder), _inputs.translate_errors():
             z_mean, z_log_var = self.encoder.predict(
                 x, batch_size=batch_size, verbose=verbose
             )
@@ -417,7 +250,7 @@ class BaseVAE(keras.Model):
 
     def decode(self, z, batch_size=None, verbose=0):
         """Returns the decoder mean (e.g. pixel probabilities) for codes `z`."""
-        batch_size = _check_optional_int("batch_size", batch_size)
+        batch_size = _validation.check_optional_int("batch_size", batch_size)
         if _inputs._is_dataset(z) or _inputs._is_unreadable(z):
             raise TypeError(
                 f"Argument `z` must be an array of codes (num_codes, {self.latent_dim}). "
@@ -426,17 +259,17 @@ class BaseVAE(keras.Model):
         z = _inputs.check_array("z", z, (self.latent_dim,), what="codes")
         z = np.asarray(_inputs._to_numpy(z), dtype="float32")
         model = self._inference_model("decode")
-        with _keep_usable(self, model):
+        with _keras_compat.keep_usable(self, model):
             return model.predict(z, batch_size=batch_size, verbose=verbose)
 
     def reconstruct(self, x, batch_size=None, verbose=0, **kwargs):
         """Decodes the posterior mean of each input: `decode(encode(x)[0])`."""
-        batch_size = _check_optional_int("batch_size", batch_size)
+        batch_size = _validation.check_optional_int("batch_size", batch_size)
         if kwargs.get("steps") is not None:
-            kwargs["steps"] = _check_optional_int("steps", kwargs["steps"])
+            kwargs["steps"] = _validation.check_optional_int("steps", kwargs["steps"])
         x = self._check_data(x, "x")
         model = self._inference_model("reconstruct")
-        with _keep_usable(self, model), _inputs.translate_errors():
+        with _keras_compat.keep_usable(self, model), _inputs.translate_errors():
             return model.predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
 
     def sample(self, n, seed=None, batch_size=None):
@@ -521,81 +354,6 @@ class BaseVAE(keras.Model):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
-
-
-@contextlib.contextmanager
-def _keep_usable(model, *runners):
-    """Leaves `model` usable when a Keras loop it (or `runners`, Keras models
-    sharing its variables) runs is interrupted by an error.
-
-    Keras' JAX trainer detaches the variables' values while its loop runs
-    (`_purge_model_variables`) and puts them back at the end; an exception in
-    between (a bad batch, a failing callback) leaves them `None`, and every
-    later call fails. Here the trainer's last state is synced back, and any
-    variable still detached gets its value from before the call (JAX arrays
-    are immutable, so keeping them costs nothing). Other backends update
-    variables in place: nothing to do.
-    """
-    if keras.backend.backend() != "jax":
-        yield
-        return
-    variables = list(model.variables)
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None:
-        variables += list(optimizer.variables)
-    before = [v._value for v in variables]
-    try:
-        yield
-    except BaseException:
-        for runner in (model,) + runners:
-            if getattr(runner, "_jax_state", None) and not runner._jax_state_synced:
-                with contextlib.suppress(Exception):
-                    runner.jax_state_sync()
-            runner._jax_state = None
-            runner._jax_state_synced = True
-        for variable, value in zip(variables, before):
-            if variable._value is None:
-                variable._value = value
-        raise
-
-
-def _check_learning_rate(optimizer):
-    """A constant learning rate must be finite and > 0 (schedules pass)."""
-    if not isinstance(optimizer, keras.optimizers.Optimizer):
-        return
-    if callable(getattr(optimizer, "_learning_rate", None)):
-        return  # a LearningRateSchedule
-    value = float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate)))
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(
-            "The optimizer's `learning_rate` must be a finite number > 0 (a negative "
-            f"one ascends the loss). Received: learning_rate={value:g}"
-        )
-
-
-def _refuse_weights(kwargs):
-    for arg in ("sample_weight", "class_weight"):
-        if kwargs.get(arg) is not None:
-            value = kwargs[arg]
-            raise ValueError(
-                f"keras-vae models do not support `{arg}`: the regularizers (KL, MMD) "
-                "are batch statistics over unweighted examples. Received: "
-                f"{arg} of type {type(value).__name__}"
-                + (f" and shape {tuple(value.shape)}" if hasattr(value, "shape") else "")
-            )
-
-
-def _check_optional_int(name, value):
-    return None if value is None else _validation.check_int(name, value, minimum=1)
-
-
-def _looks_like_images(data, image_shape):
-    """Whether a list passed as `validation_data` is a nested list of images
-    rather than an `(x, y)` tuple."""
-    try:
-        return np.asarray(data[0]).shape == tuple(image_shape)
-    except Exception:  # ragged: a tuple of arrays of different shapes
-        return False
 
 
 def _check_network(network, name, input_shape, output_shapes):

@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from keras_vae import _validation
-from keras_vae import distribute
+from keras_vae.distribute import replica
 from keras_vae import divergences
 from keras_vae import estimators
 from keras_vae.models.base import BaseVAE
@@ -151,7 +151,7 @@ class FactorVAE(BaseVAE):
         logits = self.discriminator(ops.concatenate([codes, permuted], axis=0))
         n = ops.shape(codes)[0]
         discriminator_loss = estimators.discriminator_loss(logits[:n], logits[n:])
-        penalty = kl + self.gamma * tc + distribute.gradient_only(discriminator_loss)
+        penalty = kl + self.gamma * tc + replica.gradient_only(discriminator_loss)
         return penalty, {"kl_loss": kl, "total_correlation": tc,
                          "discriminator_loss": discriminator_loss}
 

@@ -1,0 +1,144 @@
+"""Where keras-vae works around Keras 3 behaviour, in one place.
+
+`BaseVAE` is a `keras.Model` whose loss is its own (`compute_loss`). A few
+Keras behaviours get in the way of such a model: loading a `.keras` file
+saved under another backend, building the model under `tf.distribute`,
+restoring the optimizer with the weights, reporting metrics on several
+TensorFlow workers, and a JAX fit loop interrupted by an error. Each
+workaround below names the Keras code it answers (paths under `keras/src/`,
+Keras 3.15) and why the default does not fit; they are collected here so
+that `keras_vae.models.base` reads as the model and its loss.
+
+`KerasCompatMixin` is mixed into `BaseVAE` (before `keras.Model` in the MRO);
+`keep_usable` wraps the Keras loops that `BaseVAE` runs.
+"""
+
+import contextlib
+
+import keras
+
+from keras_vae.distribute import replica
+
+
+class KerasCompatMixin:
+    """The overrides of `keras.Model` methods that `BaseVAE` needs.
+
+    Expects `self.image_shape` (the model's input shape `(H, W, C)`).
+    """
+
+    def compile_from_config(self, config):
+        """Re-compiles a loaded model with its saved optimizer (`.keras` files).
+
+        Answers `Trainer.compile_from_config` (`trainers/trainer.py`), which
+        does not compile at all when `compile()` is overridden (it warns
+        instead), and which would deserialize the saved optimizer by the
+        module it was saved from. A `.keras` file written under torch records
+        the torch-specific optimizer class (`keras.src.backend.torch.
+        optimizers...`), which cannot update TensorFlow or JAX variables (the
+        known Keras issue that forces `compile=False`). The optimizer is
+        therefore rebuilt from its public class name and config with the
+        current backend's class, `compile()` is called, and the optimizer is
+        built so that its saved variables load.
+        """
+        config = dict(config)
+        # The saved `jit_compile` is the saving backend's resolution of "auto"
+        # (always True under JAX); under torch it would switch on
+        # torch.compile. Let the loading backend choose again.
+        config.pop("jit_compile", None)
+        optimizer = config.pop("optimizer", None)
+        if isinstance(optimizer, dict) and "class_name" in optimizer:
+            optimizer = keras.optimizers.deserialize(
+                {"class_name": optimizer["class_name"],
+                 "config": optimizer.get("config", {})}
+            )
+        config = keras.saving.deserialize_keras_object(config)
+        config = {k: v for k, v in config.items() if v is not None}
+        if optimizer is not None:
+            config["optimizer"] = optimizer
+        self.compile(**config)
+        self.optimizer.build(self.trainable_variables)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Builds the model from its input spec, not from a batch of the data.
+
+        Answers `TensorFlowTrainer._maybe_symbolic_build`
+        (`backend/tensorflow/trainer.py`): under a `tf.distribute` strategy it
+        opens a fresh iterator on the data at every `fit()` / `evaluate()` and
+        pulls a batch from it only to build the model symbolically. Pulling a
+        batch would start a pipeline that reshuffles on each iteration
+        (`keras_vae.datasets`) on its next permutation, and a data-parallel
+        run would see other batches than the one-device run. A VAE's input
+        spec is known, so a symbolic batch of that shape is used instead.
+        Other backends (and TensorFlow without a strategy) build lazily;
+        Keras' method returns without building there.
+        """
+        if iterator is not None:
+            iterator = None
+            data_batch = (keras.KerasTensor((None,) + tuple(self.image_shape),
+                                            dtype=keras.config.floatx()), None, None)
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.load_weights`, restoring the optimizer state too.
+
+        Answers `BaseOptimizer.load_own_variables`
+        (`optimizers/base_optimizer.py`), which skips the saved optimizer
+        variables with a warning when the optimizer is not built yet (it has
+        no variables before its first step). A compiled model's optimizer is
+        built first, so that a resumed run continues with the saved
+        optimizer moments, as its schedules continue from the saved
+        `step_counter`.
+        """
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return super().load_weights(filepath, *args, **kwargs)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras' own metrics, made to work on several TensorFlow workers.
+
+        Answers `reduce_per_replica` (`backend/tensorflow/trainer.py`), which
+        under a multi-worker `MultiWorkerMirroredStrategy` reduces each log
+        with `strategy.reduce("MEAN", v, axis=0)` and fails on scalars
+        ("Invalid reduction dimension 0 for input with 0 dimensions",
+        tensorflow/tensorflow#72388); see
+        `keras_vae.distribute.replica.per_worker_logs`.
+        """
+        return replica.per_worker_logs(
+            super().compute_metrics(x, y, y_pred, sample_weight=sample_weight))
+
+
+@contextlib.contextmanager
+def keep_usable(model, *runners):
+    """Leaves `model` usable when a Keras loop it (or `runners`, Keras models
+    sharing its variables) runs is interrupted by an error.
+
+    Answers `JAXTrainer._purge_model_variables` (`backend/jax/trainer.py`):
+    Keras' JAX trainer detaches the variables' values while its loop runs and
+    puts them back at the end (`jax_state_sync`); an exception in between (a
+    bad batch, a failing callback) leaves them `None`, and every later call
+    fails. Here the trainer's last state is synced back, and any variable
+    still detached gets its value from before the call (JAX arrays are
+    immutable, so keeping them costs nothing). Other backends update
+    variables in place: nothing to do.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    variables = list(model.variables)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        variables += list(optimizer.variables)
+    before = [v._value for v in variables]
+    try:
+        yield
+    except BaseException:
+        for runner in (model,) + runners:
+            if getattr(runner, "_jax_state", None) and not runner._jax_state_synced:
+                with contextlib.suppress(Exception):
+                    runner.jax_state_sync()
+            runner._jax_state = None
+            runner._jax_state_synced = True
+        for variable, value in zip(variables, before):
+            if variable._value is None:
+                variable._value = value
+        raise
