@@ -1,5 +1,5 @@
-"""What the bench/ scripts share: configurations, child processes, timing,
-result rows and Markdown rows.
+"""What the bench/ scripts share: configurations, child processes, timing
+and result rows (RESULTS.md's tables: `_results_md.py`).
 
 The scripts import it as a sibling module (`python bench/x.py` puts bench/
 on `sys.path`). It imports no Keras: a parent process picks each child's
@@ -273,14 +273,6 @@ def spawn_call(module, function, kwargs, backend=None, timeout=None):
 def _call(argv):
     module, function, kwargs = argv
     return getattr(importlib.import_module(module), function)(**json.loads(kwargs))
-
-
-# === Markdown ===
-
-
-def md_row(cells):
-    """`| a | b | |`: one Markdown table row (an empty cell is a single space)."""
-    return "|" + "|".join(f" {c} " if str(c) else " " for c in cells) + "|"
 
 
 if __name__ == "__main__":
