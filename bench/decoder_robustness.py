@@ -27,15 +27,12 @@ names are what the library meant by them when they ran, see
 import argparse
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [BENCH, os.path.dirname(BENCH)]
 
-import train_throughput as common  # noqa: E402  (CONFIGS, the held-out images)
+import _harness  # noqa: E402  (CONFIGS, the model, the held-out images)
 
 VARIANTS = ("transpose", "subpixel", "subpixel-glorot", "resize")
 
@@ -58,13 +55,11 @@ def run(variant, seed, steps, window, eval_every, learning_rate, test):
     keras.utils.clear_session(free_memory=True)
     keras.utils.set_random_seed(seed)
     upsampling = "subpixel" if variant == "subpixel-glorot" else variant
-    config = {k: common.CONFIGS["dsprites"][k]
-              for k in ("input_shape", "latent_dim", "architecture")}
-    model = common._build_vae(config, upsampling, seed)
+    model = _harness.build_vae("dsprites", upsampling, seed)
     if variant == "subpixel-glorot":
         _glorot_subpixel(model, seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    train = load("dsprites", "train", batch_size=common.CONFIGS["dsprites"]["batch_size"],
+    train = load("dsprites", "train", batch_size=_harness.CONFIGS["dsprites"]["batch_size"],
                  seed=seed)
 
     class Record(keras.callbacks.Callback):
@@ -120,7 +115,7 @@ def main(argv=None):
         parser.error(f"--steps must be a multiple of --window; received {args.steps} "
                      f"and {args.window}")
 
-    test = common.dsprites_held_out(2_000)
+    test = _harness.dsprites_held_out(2_000)
     rows = []
     for seed in args.seeds:
         for variant in args.variants:
@@ -128,7 +123,7 @@ def main(argv=None):
                       args.learning_rate, test)
             row["plateau_steps"] = plateau_steps(row, args.plateau_threshold)
             rows.append(row)
-            print("RESULT " + json.dumps(row), flush=True)
+            _harness.emit(row)
             if args.json:
                 with open(args.json, "a") as f:
                     f.write(json.dumps(row) + "\n")

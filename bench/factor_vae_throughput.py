@@ -12,15 +12,9 @@ with the median samples/s and FactorVAE's ratio to VAE.
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, BENCH)
-
-import train_throughput as tt  # noqa: E402
+import _harness
 
 CONFIG = "dsprites"
 MODELS = ("VAE", "FactorVAE")
@@ -31,57 +25,42 @@ def measure(name, epochs):
 
     import keras_vae
 
-    config = dict(tt.CONFIGS[CONFIG])
-    batch_size, n = config.pop("batch_size"), config.pop("num_examples")
-    warmup_steps = config.pop("warmup_steps")
-    x = tt.random_images(tt.CONFIGS[CONFIG])
+    config = _harness.CONFIGS[CONFIG]
+    batch_size, n = config["batch_size"], config["num_examples"]
+    x = _harness.random_images(config)
     keras.utils.clear_session(free_memory=True)
     keras.utils.set_random_seed(0)
-    model = getattr(keras_vae, name)(**config, seed=0)
+    model = getattr(keras_vae, name)(**_harness.model_kwargs(CONFIG), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-4))
-    times = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.start)
-
-    model.fit(x, batch_size=batch_size, epochs=1, steps_per_epoch=warmup_steps, verbose=0)
+    timer = _harness.epoch_timer()
+    model.fit(x, batch_size=batch_size, epochs=1, steps_per_epoch=config["warmup_steps"],
+              verbose=0)
     history = model.fit(x, batch_size=batch_size, epochs=epochs, verbose=0,
-                        callbacks=[Timer()]).history
+                        callbacks=[timer]).history
     backend = keras.backend.backend()
     variant = {"jax": "jit (XLA)", "tensorflow": "tf.function", "torch": "eager"}[backend]
-    return tt.result(runner=f"keras-{backend}", config=CONFIG, upsampling=tt.DEFAULT_UPSAMPLING[
-        "disentanglement"], variant=variant, times=times, n=n, losses=history["loss"],
+    return _harness.result_row(
+        runner=f"keras-{backend}", config=CONFIG, upsampling=_harness.default_upsampling(CONFIG),
+        variant=variant, times=timer.times, n=n, losses=history["loss"],
         model=name, parameters=int(model.count_params()), jit_compile=model.jit_compile)
 
 
 def child(epochs):
     for name in MODELS:
-        print("RESULT " + json.dumps(measure(name, epochs)), flush=True)
+        _harness.emit(measure(name, epochs))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        child(args.epochs)
-        return 0
     rows = []
     for backend in args.backends:
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-                   PYTHONPATH=tt.ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        out = subprocess.run([sys.executable, __file__, "--child", "--epochs", str(args.epochs)],
-                             env=env, capture_output=True, text=True, cwd=tt.ROOT)
-        found = [json.loads(line[7:]) for line in out.stdout.splitlines()
-                 if line.startswith("RESULT ")]
-        if out.returncode or len(found) != len(MODELS):
-            print(f"{backend} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
+        found, error = _harness.spawn_call("factor_vae_throughput", "child",
+                                           {"epochs": args.epochs}, backend)
+        if error or len(found) != len(MODELS):
+            print(f"{backend} failed:\n{error}", file=sys.stderr)
             return 1
         for row in found:
             print(json.dumps(row))

@@ -32,7 +32,7 @@ through the jitted step).
 Data handling mirrors `model.fit(x_numpy, shuffle=True)`: the training set is
 a float32 numpy array in host memory, a new permutation each epoch, one batch
 sliced and transferred per step. An epoch is `num_examples` of the config
-(see `train_throughput.py`).
+(see `_harness.py`).
 
 Run through `python bench/train_throughput.py --runners jax`; directly:
 
@@ -40,8 +40,6 @@ Run through `python bench/train_throughput.py --runners jax`; directly:
 """
 
 import math
-import os
-import sys
 import time
 
 import jax
@@ -50,8 +48,7 @@ import numpy as np
 import optax
 from jax import lax
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import train_throughput as common  # noqa: E402  (CONFIGS, timing helpers)
+import _harness as common  # CONFIGS, NETWORKS, timing helpers
 
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -211,7 +208,7 @@ def measure(config_name, upsampling, epochs):
         times.append(time.perf_counter() - start)
     import jaxlib
 
-    return common.result(
+    return common.result_row(
         runner="jax", config=config_name, upsampling=upsampling, variant="jit",
         times=times, n=n, losses=losses, warmup_s=round(warmup_s, 2),
         versions={"jax": jax.__version__, "jaxlib": jaxlib.__version__,

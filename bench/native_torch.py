@@ -29,7 +29,7 @@ dimensions, averaged over the batch, with one reparameterized sample
 
 Data handling mirrors `model.fit(x_numpy, shuffle=True)`: the training set is
 a float32 array in memory, a new permutation each epoch, one batch sliced per
-step. An epoch is `num_examples` of the config (see `train_throughput.py`).
+step. An epoch is `num_examples` of the config (see `_harness.py`).
 
 Run through `python bench/train_throughput.py --runners torch`; directly:
 
@@ -37,8 +37,6 @@ Run through `python bench/train_throughput.py --runners torch`; directly:
 """
 
 import math
-import os
-import sys
 import time
 
 import numpy as np
@@ -46,8 +44,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import train_throughput as common  # noqa: E402  (CONFIGS, timing helpers)
+import _harness as common  # CONFIGS, NETWORKS, timing helpers
 
 
 def _same_pad(size, kernel, stride):
@@ -213,7 +210,7 @@ def measure(config_name, upsampling, epochs):
             total += step(x[order[i:i + batch_size]])
         losses.append(float(total) / math.ceil(n / batch_size))
         times.append(time.perf_counter() - start)
-    return common.result(
+    return common.result_row(
         runner="torch", config=config_name, upsampling=upsampling,
         variant="eager",
         times=times, n=n, losses=losses, warmup_s=round(warmup_s, 2),

@@ -34,9 +34,9 @@ Configurations: the Fashion-MNIST conv VAE (28x28x1, latent 16,
 `upsampling="transpose"`, `"subpixel"` and `"resize"` (`--upsampling`; all
 runners build all three, through `network_kwargs={"upsampling": ...}` in
 Keras). Each configuration's *default* decoder is the library's
-(`keras_vae.networks._DEFAULTS`, read from its source so that the parent and
-the native runners need not import keras: transpose for `"conv"`, subpixel
-for `"disentanglement"`); the targets are checked on it, the others are
+(`keras_vae.networks.ARCHITECTURE_DEFAULTS`, which `bench/_harness.py` reads
+without importing keras, as the parent and the native runners must not:
+transpose for `"conv"`, subpixel for `"disentanglement"`); the targets are checked on it, the others are
 measured for comparison. The data are random [0, 1] images of that shape
 held in memory (throughput does not depend on pixel values). A few warm-up
 steps (`warmup_steps`: tracing, compilation, allocator warm-up) run first and
@@ -83,195 +83,37 @@ dSprites images), `--quality-seed` changes the seed.
 import argparse
 import json
 import os
-import platform
-import resource
-import statistics
-import subprocess
 import sys
 import time
 
-BENCH = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(BENCH)
-
-# Layer sizes of keras_vae.networks' built-in architectures, repeated here so
-# that the native runners need not import keras; the Keras runner asserts
-# that they match `keras_vae.networks._DEFAULTS`.
-NETWORKS = {
-    "conv": {"filters": (32, 64), "kernel_size": 3, "hidden_units": (256,)},
-    "disentanglement": {"filters": (32, 32, 64, 64), "kernel_size": 4,
-                        "hidden_units": (256,)},
-}
-UPSAMPLINGS = ("transpose", "subpixel", "resize")
-
-
-def library_default_upsampling():
-    """`{architecture: upsampling}` of `keras_vae.networks._DEFAULTS`.
-
-    Read from the source with `ast` (no keras import: the parent process and
-    the native runners must not load a Keras backend); the Keras runner
-    checks it against the imported module.
-    """
-    import ast
-
-    path = os.path.join(ROOT, "keras_vae", "networks.py")
-    with open(path) as f:
-        tree = ast.parse(f.read(), path)
-    for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and getattr(node.targets[0], "id", None) == "_DEFAULTS"):
-            defaults = ast.literal_eval(node.value)
-            return {arch: d["upsampling"] for arch, d in defaults.items()
-                    if arch in NETWORKS}
-    raise RuntimeError(f"no literal `_DEFAULTS = {{...}}` in {path}")
-
-
-DEFAULT_UPSAMPLING = library_default_upsampling()
-
-CONFIGS = {
-    "fashion_mnist": dict(input_shape=(28, 28, 1), latent_dim=16, architecture="conv",
-                          batch_size=128, num_examples=40 * 128, warmup_steps=5),
-    "dsprites": dict(input_shape=(64, 64, 1), latent_dim=10,
-                     architecture="disentanglement", batch_size=64,
-                     num_examples=12 * 64, warmup_steps=3),
-}
+import _harness
+from _harness import CONFIGS, UPSAMPLINGS, default_upsampling
 
 RUNNERS = ("keras-tensorflow", "keras-jax", "keras-torch", "keras-torch-compile",
            "torch", "jax")
 
 
-def default_upsampling(config_name):
-    """The library's default decoder upsampling of a configuration."""
-    return DEFAULT_UPSAMPLING[CONFIGS[config_name]["architecture"]]
-
-
-def epochs_per_upsampling(upsamplings, epochs):
-    """Pairs each decoder with its timed epochs (`epochs`: one, or one each)."""
-    if len(epochs) == 1:
-        epochs = list(epochs) * len(upsamplings)
-    if len(epochs) != len(upsamplings):
-        raise SystemExit(f"--epochs needs 1 or {len(upsamplings)} numbers, got {epochs}")
-    return list(zip(upsamplings, epochs))
-
-
-# === Helpers shared with native_torch.py / native_jax.py ===
-
-
-def native_main(measure, doc):
-    """Command line of a native loop (`native_torch.py`, `native_jax.py`):
-    measures each `--config` x `--upsampling` and prints one JSON line each."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--config", nargs="+", default=["fashion_mnist"],
-                        choices=sorted(CONFIGS))
-    parser.add_argument("--upsampling", nargs="+", default=list(UPSAMPLINGS),
-                        choices=UPSAMPLINGS)
-    parser.add_argument("--epochs", type=int, nargs="+", default=[3],
-                        help="timed epochs: one number, or one per --upsampling entry")
-    args = parser.parse_args()
-    for config in args.config:
-        for upsampling, epochs in epochs_per_upsampling(args.upsampling, args.epochs):
-            start = time.perf_counter()
-            out = measure(config, upsampling, epochs)
-            out["job_s"] = round(time.perf_counter() - start, 1)
-            print(json.dumps(out), flush=True)
-
-
-def random_images(config):
-    import numpy as np
-
-    shape = (config["num_examples"],) + tuple(config["input_shape"])
-    return np.random.default_rng(0).uniform(size=shape).astype("float32")
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def result(runner, config, upsampling, variant, times, n, losses=None, **extra):
-    rates = [n / t for t in times]
-    return {
-        "runner": runner,
-        "config": config,
-        "upsampling": upsampling,
-        "variant": variant,
-        "samples_per_s": statistics.median(rates),
-        "epoch_rates": [round(r) for r in rates],
-        "epoch_examples": n,
-        "final_loss": None if not losses else round(losses[-1], 2),
-        "peak_rss_mb": round(peak_rss_mb()),
-        "loadavg_1min": round(os.getloadavg()[0], 2),
-        **extra,
-    }
-
-
 # === Keras runner (one backend per process) ===
-
-
-def _keras_versions():
-    import keras
-
-    versions = {"keras": keras.__version__}
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        versions["tensorflow"] = tf.__version__
-    elif backend == "jax":
-        import jax
-
-        versions["jax"] = jax.__version__
-    else:
-        import torch
-
-        versions["torch"] = torch.__version__
-    return versions
-
-
-def _check_networks():
-    from keras_vae import networks
-
-    for name, layout in NETWORKS.items():
-        expected = {**layout, "upsampling": DEFAULT_UPSAMPLING[name]}
-        if networks._DEFAULTS[name] != expected:
-            raise RuntimeError(f"bench/train_throughput.py's copy of the {name!r} network "
-                               f"{expected} differs from keras_vae.networks."
-                               f"_DEFAULTS[{name!r}] = {networks._DEFAULTS[name]}")
 
 
 def _keras_measure(config_name, upsampling, jit_compile, epochs):
     import keras
 
-    config = dict(CONFIGS[config_name])
-    batch_size, n = config.pop("batch_size"), config.pop("num_examples")
-    warmup_steps = config.pop("warmup_steps")
-    x = random_images(CONFIGS[config_name])
+    config = CONFIGS[config_name]
+    batch_size, n = config["batch_size"], config["num_examples"]
+    x = _harness.random_images(config)
     keras.utils.clear_session(free_memory=True)
     keras.utils.set_random_seed(0)
-    model = _build_vae(config, upsampling)
+    model = _harness.build_vae(config_name, upsampling)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times, self.losses = [], []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-            self.losses.append(float(logs["loss"]))
 
     # Warm-up: a few steps on the same data (tracing, compilation), then a
     # second fit() whose epochs are timed; the compiled step is reused.
     start = time.perf_counter()
-    model.fit(x, batch_size=batch_size, epochs=1, steps_per_epoch=warmup_steps, verbose=0)
+    model.fit(x, batch_size=batch_size, epochs=1, steps_per_epoch=config["warmup_steps"],
+              verbose=0)
     warmup_s = time.perf_counter() - start
-    timer = EpochTimer()
+    timer = _harness.epoch_timer()
     model.fit(x, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[timer])
     backend = keras.backend.backend()
     if backend == "jax":
@@ -280,17 +122,16 @@ def _keras_measure(config_name, upsampling, jit_compile, epochs):
         variant = "XLA" if model.jit_compile else "tf.function, no XLA"
     else:
         variant = "torch.compile" if model.jit_compile else "eager"
-    return result(
+    return _harness.result_row(
         runner=f"keras-{backend}", config=config_name, upsampling=upsampling,
         variant=variant, times=timer.times, n=n, losses=timer.losses,
         jit_compile=model.jit_compile, warmup_s=round(warmup_s, 2),
-        versions=_keras_versions())
+        versions=_harness.keras_versions())
 
 
 def keras_worker(jobs):
     """Runs `(config, upsampling, jit_compile, epochs)` jobs; prints one JSON
     line each."""
-    _check_networks()
     for config, upsampling, jit_compile, epochs in jobs:
         start = time.perf_counter()
         try:
@@ -299,7 +140,7 @@ def keras_worker(jobs):
             out = {"config": config, "upsampling": upsampling,
                    "jit_compile": jit_compile, "error": f"{type(e).__name__}: {e}"}
         out["job_s"] = round(time.perf_counter() - start, 1)
-        print("RESULT " + json.dumps(out), flush=True)
+        _harness.emit(out)
 
 
 def memory_worker(upsampling=None):
@@ -310,16 +151,16 @@ def memory_worker(upsampling=None):
     from keras_vae import networks
     from keras_vae.datasets import load
 
-    before_data = rss_mb()
+    before_data = _harness.rss_mb()
     ds = load("fashion_mnist", "train", batch_size=128, seed=0)
     kwargs = {} if upsampling is None else {"network_kwargs": {"upsampling": upsampling}}
     model = keras_vae.VAE(input_shape=(28, 28, 1), latent_dim=16, seed=0, **kwargs)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    before_fit = rss_mb()
+    before_fit = _harness.rss_mb()
     start = time.perf_counter()
     history = model.fit(ds, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
-    print("RESULT " + json.dumps({
+    _harness.emit({
         "kind": "memory",
         "runner": f"keras-{keras.backend.backend()}",
         "note": "1 epoch",
@@ -330,16 +171,10 @@ def memory_worker(upsampling=None):
         "loss": round(history.history["loss"][-1], 2),
         "rss_mb_after_imports": round(before_data),
         "rss_mb_before_fit": round(before_fit),
-        "peak_rss_mb": round(peak_rss_mb()),
+        "peak_rss_mb": round(_harness.peak_rss_mb()),
         "tensorflow_imported": "tensorflow" in sys.modules,
-        "versions": _keras_versions(),
-    }), flush=True)
-
-
-def _build_vae(config, upsampling, seed=0):
-    import keras_vae
-
-    return keras_vae.VAE(**config, network_kwargs={"upsampling": upsampling}, seed=seed)
+        "versions": _harness.keras_versions(),
+    })
 
 
 def _quality_data(config_name, batch_size, seed=0):
@@ -350,18 +185,7 @@ def _quality_data(config_name, batch_size, seed=0):
     if config_name == "fashion_mnist":
         return train, load("fashion_mnist", "test", as_numpy=True, shuffle=False)
     # dSprites has no test split: 10,000 random images of the full set.
-    return train, dsprites_held_out(10_000)
-
-
-def dsprites_held_out(n):
-    """`n` random dSprites images (a fixed seed), `(n, 64, 64, 1)` float32."""
-    import numpy as np
-
-    from keras_vae.datasets import DSprites
-
-    data = DSprites()
-    index = np.sort(np.random.default_rng(1).choice(len(data), n, replace=False))
-    return np.asarray(data.imgs(index), dtype="float32").reshape((-1, 64, 64, 1))
+    return train, _harness.dsprites_held_out(10_000)
 
 
 def quality_worker(epochs, upsamplings, memory_upsampling=None,
@@ -376,33 +200,20 @@ def quality_worker(epochs, upsamplings, memory_upsampling=None,
     import keras
     import numpy as np
 
-    rss_imports = rss_mb()
-    config = dict(CONFIGS[config_name])
-    batch_size = config.pop("batch_size")
-    for key in ("num_examples", "warmup_steps"):
-        config.pop(key)
+    rss_imports = _harness.rss_mb()
+    batch_size = CONFIGS[config_name]["batch_size"]
     _, test = _quality_data(config_name, batch_size)
     if memory_upsampling in upsamplings:
         upsamplings = [memory_upsampling] + [u for u in upsamplings if u != memory_upsampling]
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
 
     for i, upsampling in enumerate(upsamplings):
         keras.utils.clear_session(free_memory=True)
         keras.utils.set_random_seed(seed)
         train, _ = _quality_data(config_name, batch_size, seed)
-        model = _build_vae(config, upsampling, seed)
+        model = _harness.build_vae(config_name, upsampling, seed)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        rss_before_fit = rss_mb()
-        timer = EpochTimer()
+        rss_before_fit = _harness.rss_mb()
+        timer = _harness.epoch_timer()
         start = time.perf_counter()
         history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
                             verbose=0, callbacks=[timer])
@@ -410,7 +221,7 @@ def quality_worker(epochs, upsamplings, memory_upsampling=None,
         # Average two evaluation passes: each draws one posterior sample per image.
         evals = [model.evaluate(test, batch_size=500, verbose=0, return_dict=True)
                  for _ in range(2)]
-        print("RESULT " + json.dumps({
+        _harness.emit({
             "kind": "quality",
             "config": config_name,
             "upsampling": upsampling,
@@ -425,9 +236,9 @@ def quality_worker(epochs, upsamplings, memory_upsampling=None,
             "test_kl": round(float(np.mean([e["kl_loss"] for e in evals])), 2),
             "params": model.count_params(),
             "backend": keras.backend.backend(),
-        }), flush=True)
+        })
         if i == 0 and upsampling == memory_upsampling and config_name == "fashion_mnist":
-            print("RESULT " + json.dumps({
+            _harness.emit({
                 "kind": "memory",
                 "runner": "keras-tensorflow",
                 "upsampling": upsampling,
@@ -437,45 +248,14 @@ def quality_worker(epochs, upsamplings, memory_upsampling=None,
                 "loss": round(history.history["loss"][0], 2),
                 "rss_mb_after_imports": round(rss_imports),
                 "rss_mb_before_fit": round(rss_before_fit),
-                "peak_rss_mb": round(peak_rss_mb()),
+                "peak_rss_mb": round(_harness.peak_rss_mb()),
                 "tensorflow_imported": True,
                 "note": f"quality run: {epochs} epochs + 2 test evaluations",
-                "versions": _keras_versions(),
-            }), flush=True)
+                "versions": _harness.keras_versions(),
+            })
 
 
 # === Orchestration ===
-
-
-CHILD_ENV = {}  # set by main(): OMP_WAIT_POLICY
-
-
-def _spawn(argv, env_backend=None, timeout=None):
-    """Runs a child process; returns (parsed RESULT lines, error or None)."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, **CHILD_ENV)
-    if env_backend:
-        env["KERAS_BACKEND"] = env_backend
-    try:
-        proc = subprocess.run([sys.executable] + argv, env=env, capture_output=True,
-                              text=True, timeout=timeout)
-        stdout, error = proc.stdout, None
-        if proc.returncode != 0:
-            error = f"exit {proc.returncode}: {proc.stderr.strip()[-1500:]}"
-    except subprocess.TimeoutExpired as e:
-        stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        error = f"did not finish within {timeout} s"
-    results = []
-    for line in stdout.splitlines():
-        if line.startswith("RESULT "):
-            results.append(json.loads(line[len("RESULT "):]))
-        elif line.startswith("{"):  # native runners print bare JSON
-            results.append(json.loads(line))
-    return results, error
-
-
-def _child(code):
-    return ["-c", f"import sys; sys.path.insert(0, {BENCH!r}); "
-                  f"import train_throughput as t; {code}"]
 
 
 def run_runner(runner, config, jobs, timeout=None):
@@ -484,34 +264,11 @@ def run_runner(runner, config, jobs, timeout=None):
     if runner.startswith("keras-"):
         backend = runner[len("keras-"):].replace("-compile", "")
         keras_jobs = [(config, u, j, e) for u, j, e in jobs]
-        return _spawn(_child(f"t.keras_worker({keras_jobs!r})"), backend, timeout)
-    script = os.path.join(BENCH, f"native_{runner}.py")
-    return _spawn([script, "--config", config, "--upsampling", *[u for u, _, _ in jobs],
+        return _harness.spawn_call("train_throughput", "keras_worker", {"jobs": keras_jobs},
+                                   backend, timeout)
+    script = os.path.join(_harness.BENCH, f"native_{runner}.py")
+    return _harness.spawn([script, "--config", config, "--upsampling", *[u for u, _, _ in jobs],
                    "--epochs", *[str(e) for _, _, e in jobs]], timeout=timeout)
-
-
-def machine_info():
-    info = {"python": platform.python_version(), "platform": platform.platform(),
-            "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M %Z")}
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f
-                               if line.startswith("model name"))
-    except (OSError, StopIteration):
-        info["cpu"] = platform.processor() or platform.machine()
-    try:
-        with open("/proc/meminfo") as f:
-            info["memory_gb"] = round(int(f.readline().split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    from importlib import metadata
-
-    for package in ("keras", "tensorflow", "jax", "jaxlib", "optax", "torch", "numpy"):
-        try:
-            info[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            info[package] = None
-    return info
 
 
 TORCH_COMPILE_SKIP_REASON = (
@@ -646,10 +403,10 @@ def main(argv=None):
     parser.add_argument("--json", help="write all measurements to this file")
     args = parser.parse_args(argv)
     if args.omp_wait_policy != "unset":
-        CHILD_ENV["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
+        _harness.CHILD_ENV["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     args.skip = [] if args.skip == ["none"] else args.skip
 
-    report = {"machine": machine_info(), "argv": list(sys.argv[1:] if argv is None else argv),
+    report = {"machine": _harness.machine_info(), "argv": list(sys.argv[1:] if argv is None else argv),
               "epochs": args.epochs, "other_epochs": args.other_epochs,
               "defaults": {c: default_upsampling(c) for c in CONFIGS},
               "upsamplings": list(args.upsampling),
@@ -690,7 +447,7 @@ def main(argv=None):
                 report["throughput"] += rows
 
     memory_backends = list(args.memory_backends) if args.memory else []
-    memory_up = (DEFAULT_UPSAMPLING["conv"] if args.memory_upsampling == "default"
+    memory_up = (_harness.DEFAULT_UPSAMPLING["conv"] if args.memory_upsampling == "default"
                  else args.memory_upsampling)
     if args.quality:
         # A Fashion-MNIST tensorflow quality run doubles as the tensorflow memory run.
@@ -699,10 +456,11 @@ def main(argv=None):
         if from_quality:
             memory_backends.remove("tensorflow")
         start = time.perf_counter()
-        rows, error = _spawn(_child(
-            f"t.quality_worker({args.quality}, {args.upsampling!r}, "
-            f"{memory_up if from_quality else None!r}, {args.quality_config!r}, "
-            f"{args.quality_steps!r}, {args.quality_seed})"), "tensorflow")
+        rows, error = _harness.spawn_call("train_throughput", "quality_worker", {
+            "epochs": args.quality, "upsamplings": list(args.upsampling),
+            "memory_upsampling": memory_up if from_quality else None,
+            "config_name": args.quality_config, "steps_per_epoch": args.quality_steps,
+            "seed": args.quality_seed}, "tensorflow")
         report["seconds"][f"quality {args.quality_config}"] = round(
             time.perf_counter() - start, 1)
         report["memory"] += [r for r in rows if r.get("kind") == "memory"]
@@ -722,7 +480,8 @@ def main(argv=None):
 
     for backend in memory_backends:
         start = time.perf_counter()
-        rows, error = _spawn(_child(f"t.memory_worker({memory_up!r})"), backend)
+        rows, error = _harness.spawn_call("train_throughput", "memory_worker",
+                                          {"upsampling": memory_up}, backend)
         report["seconds"][f"memory-{backend}"] = round(time.perf_counter() - start, 1)
         if error:
             rows = [{"runner": f"keras-{backend}", "error": error}]

@@ -55,25 +55,14 @@ import numpy as np
 from keras import layers
 
 from keras_vae import _validation
+from keras_vae._network_defaults import ARCHITECTURE_DEFAULTS
 
 ARCHITECTURES = ("mlp", "conv", "disentanglement")
 UPSAMPLING = ("resize", "transpose", "subpixel")
 
-_DEFAULTS = {
-    "mlp": {"hidden_units": (512, 256)},
-    "conv": {
-        "filters": (32, 64),
-        "kernel_size": 3,
-        "hidden_units": (256,),
-        "upsampling": "transpose",
-    },
-    "disentanglement": {
-        "filters": (32, 32, 64, 64),
-        "kernel_size": 4,
-        "hidden_units": (256,),
-        "upsampling": "subpixel",
-    },
-}
+# The per-architecture defaults live in a module that imports nothing, so
+# that tools which must not import Keras (bench/) can read them.
+_DEFAULTS = ARCHITECTURE_DEFAULTS  # the former private name
 
 
 def resolve_options(architecture, options=None):
@@ -90,7 +79,7 @@ def _options(architecture, options):
         "architecture", architecture, ARCHITECTURES
     )
     options = dict(options or {})
-    allowed = set(_DEFAULTS[architecture]) | {"upsampling"}
+    allowed = set(ARCHITECTURE_DEFAULTS[architecture]) | {"upsampling"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(
@@ -98,7 +87,7 @@ def _options(architecture, options):
             f"'{architecture}'. Expected a subset of {sorted(allowed)}. "
             f"Received: network_kwargs={options}"
         )
-    merged = {**_DEFAULTS[architecture], **options}
+    merged = {**ARCHITECTURE_DEFAULTS[architecture], **options}
     for key in ("filters", "hidden_units"):
         if key in merged:
             values = _validation.check_sequence(key, merged[key])

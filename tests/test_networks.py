@@ -41,6 +41,24 @@ def test_default_upsampling_per_architecture():
     assert tuple(dec.output.shape) == (None, 64, 64, 1)
 
 
+
+def test_architecture_defaults_are_public_and_keras_free():
+    # The defaults every architecture resolves to without network_kwargs.
+    for architecture in networks.ARCHITECTURES:
+        defaults = networks.ARCHITECTURE_DEFAULTS[architecture]
+        assert networks.resolve_options(architecture) == defaults
+    assert set(networks.ARCHITECTURE_DEFAULTS) == set(networks.ARCHITECTURES)
+    assert networks._DEFAULTS is networks.ARCHITECTURE_DEFAULTS
+    # bench/ loads the module by file path before any Keras backend: it must
+    # import nothing.
+    import ast
+    import keras_vae._network_defaults as module
+
+    with open(module.__file__) as f:
+        tree = ast.parse(f.read())
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
 def _transposed_kernel(kernel):
     """The Conv2DTranspose(F, 2k, strides=2, padding="same") kernel that a
     sub-pixel block's `(k, k, C, 4F)` kernel computes: output row j reads
