@@ -23,7 +23,6 @@ preset's `metadata.json` before loading.
 
 import os
 import shutil
-import tempfile
 
 # The files of a preset directory; anything else in a hub repository (its
 # README.md model card, figures) is fetched too but not required.
@@ -162,21 +161,13 @@ def upload_preset(uri, preset):
         if os.path.exists(target):
             raise ValueError(f"The upload target {target!r} exists; choose a new path. "
                              f"Received: uri={text!r}")
-        parent = os.path.dirname(target)
-        os.makedirs(parent, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=".upload-", dir=parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 -> the umask's mode
-        try:
+        from keras_vae._export import staging
+
+        with staging.staged_directory(target, overwrite=False) as folder:
             for name in sorted(os.listdir(directory)):
                 source = os.path.join(directory, name)
                 if os.path.isfile(source):
-                    shutil.copy2(source, os.path.join(staging, name))
-            os.replace(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+                    shutil.copy2(source, os.path.join(folder, name))
         return "file://" + target
     if scheme == "hf":
         repo, revision = _hf_repo(rest, text)

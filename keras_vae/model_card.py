@@ -12,6 +12,8 @@ YAML library is needed to write or read it.
 import json
 import os
 
+from keras_vae import _atomic
+
 CARD_FILE = "README.md"
 
 _TAGS = {
@@ -206,10 +208,6 @@ def write_model_card(directory, name=None, figures=None):
     name = name or os.path.basename(os.path.normpath(directory))
     text = model_card(name, config, metadata, figures=figures)
     path = os.path.join(directory, CARD_FILE)
-    temporary = path + ".tmp"
-    with open(temporary, "w") as f:
+    with _atomic.atomic_open(path) as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
     return path

@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from keras_vae import _atomic
 from keras_vae import _validation
 
 RUNS_DIR = "runs"
@@ -186,17 +187,9 @@ def _recipe_file(out, run, learning_rate):
         + (f"    learning_rate={learning_rate!r},\n" if learning_rate is not None else "")
         + ")\n"
     )
-    _atomic_write(path, text)
-    return path
-
-
-def _atomic_write(path, text):
-    temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "w") as f:
+    with _atomic.atomic_open(path) as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    return path
 
 
 def run_metadata(out, run):
@@ -273,9 +266,8 @@ def run_study(study, out, steps=None, seeds=None, quick=False, log=print):
     out = os.fspath(out)
     runs = plan(study, steps=steps, seeds=seeds)
     os.makedirs(out, exist_ok=True)
-    _atomic_write(os.path.join(out, "plan.json"), json.dumps(
-        {"study": study.name, "runs": [dataclasses.asdict(r) | {"name": r.name} for r in runs]},
-        indent=2))
+    _atomic.write_json(os.path.join(out, "plan.json"), {
+        "study": study.name, "runs": [dataclasses.asdict(r) | {"name": r.name} for r in runs]})
     for index, run in enumerate(runs, 1):
         if run_metadata(out, run) is not None:
             log(f"[{index}/{len(runs)}] {run.name}: done, skipped")
@@ -361,10 +353,11 @@ def report(study, out, runs=None):
                "runs": [{"name": r.name, "recipe": r.method, "setting": r.setting,
                          "seed": r.seed, "steps": r.steps, "metrics": m} for r, m in results],
                "figures": {k: os.path.relpath(v, out) for k, v in figures.items()}}
-    _atomic_write(os.path.join(out, "study.json"), json.dumps(payload, indent=2, sort_keys=True))
+    _atomic.write_json(os.path.join(out, "study.json"), payload)
     text = [f"# Study {study.name}", "", study.description, "",
             f"{len(results)} of {len(runs)} runs finished. Each cell: median "
             "[25th, 75th percentile] over the runs of that row.", "", markdown_table(rows), ""]
     text += [f"![{k}]({os.path.relpath(v, out)})" for k, v in figures.items()]
-    _atomic_write(os.path.join(out, "study.md"), "\n".join(text) + "\n")
+    with _atomic.atomic_open(os.path.join(out, "study.md")) as f:
+        f.write("\n".join(text) + "\n")
     return rows

@@ -52,7 +52,7 @@ def test_file_handle_and_upload_round_trip(saved, tmp_path):
     _same_model(keras_vae.from_preset(handle), model, x)
     with pytest.raises(ValueError, match="exists"):
         keras_vae.upload_preset(f"file://{target}", str(directory))
-    assert not [n for n in os.listdir(target.parent) if n.startswith(".upload-")]
+    assert not [n for n in os.listdir(target.parent) if n.startswith(".")]  # no staging left
 
 
 def test_upload_refuses_a_damaged_preset(saved, tmp_path):

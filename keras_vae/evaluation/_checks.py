@@ -80,6 +80,25 @@ def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
     return factors.astype(np.int64)
 
 
+def check_group_codes(train_codes, train_factor_index, eval_codes, eval_factor_index,
+                      ndim, layout):
+    """Validates the grouped codes of the BetaVAE and FactorVAE scores.
+
+    Returns `(train_codes, train_factor_index, eval_codes,
+    eval_factor_index)` as arrays: codes of rank `ndim` laid out as
+    `layout`, one factor index per point.
+    """
+    checked = []
+    for name, codes, index_name, index in (
+            ("train_codes", train_codes, "train_factor_index", train_factor_index),
+            ("eval_codes", eval_codes, "eval_factor_index", eval_factor_index)):
+        codes = check_codes(name, codes, ndim=ndim, layout=layout)
+        index = check_factors(index_name, index, ndim=1, layout="(num_points,)")
+        check_num_samples(**{name: codes, index_name: index})
+        checked += [codes, index]
+    return tuple(checked)
+
+
 def check_labels(name, labels):
     """Checks a 1D array of class labels (ints, strings, integral floats)."""
     labels = as_array(name, labels)

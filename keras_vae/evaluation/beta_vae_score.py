@@ -12,21 +12,12 @@ import numpy as np
 from keras_vae._validation import check_choice
 from keras_vae._validation import check_int
 from keras_vae._validation import check_num_columns
-from keras_vae._validation import check_num_samples
 from keras_vae.evaluation import _checks
 from keras_vae.evaluation import _estimators
 from keras_vae.evaluation import _sampling
 from keras_vae.evaluation.mig import DISENTANGLEMENT_LIB
 
 VARIANTS = ("disentanglement_lib", "standardized_softmax")
-
-
-def _check_group_codes(name, codes, index_name, index, ndim, layout):
-    codes = _checks.check_codes(name, codes, ndim=ndim, layout=layout)
-    index = _checks.check_factors(index_name, index, ndim=1,
-                                  layout="(num_points,)")
-    check_num_samples(**{name: codes, index_name: index})
-    return codes, index
 
 
 def _pair_features(pair_codes, _=None):
@@ -132,14 +123,8 @@ def beta_vae_score_from_codes(train_codes, train_factor_index, eval_codes,
         `"protocol"`.
     """
     layout = "(num_points, 2, group_size, num_latents)"
-    train_codes, train_y = _check_group_codes(
-        "train_codes", train_codes, "train_factor_index", train_factor_index,
-        4, layout,
-    )
-    eval_codes, eval_y = _check_group_codes(
-        "eval_codes", eval_codes, "eval_factor_index", eval_factor_index, 4,
-        layout,
-    )
+    train_codes, train_y, eval_codes, eval_y = _checks.check_group_codes(
+        train_codes, train_factor_index, eval_codes, eval_factor_index, 4, layout)
     for name, codes in (("train_codes", train_codes),
                         ("eval_codes", eval_codes)):
         if codes.shape[1] != 2:

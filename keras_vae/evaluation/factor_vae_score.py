@@ -10,18 +10,9 @@ import numpy as np
 from keras_vae._validation import check_float
 from keras_vae._validation import check_int
 from keras_vae._validation import check_num_columns
-from keras_vae._validation import check_num_samples
 from keras_vae.evaluation import _checks
 from keras_vae.evaluation import _sampling
 from keras_vae.evaluation.mig import DISENTANGLEMENT_LIB
-
-
-def _check_group_codes(name, codes, index_name, index, ndim, layout):
-    codes = _checks.check_codes(name, codes, ndim=ndim, layout=layout)
-    index = _checks.check_factors(index_name, index, ndim=1,
-                                  layout="(num_points,)")
-    check_num_samples(**{name: codes, index_name: index})
-    return codes, index
 
 
 def _argmin_variance_dims(variances, active):
@@ -119,14 +110,8 @@ def factor_vae_score_from_codes(train_codes, train_factor_index, eval_codes,
         `"num_active_dims"` and `"protocol"`.
     """
     layout = "(num_points, group_size, num_latents)"
-    train_codes, train_y = _check_group_codes(
-        "train_codes", train_codes, "train_factor_index", train_factor_index,
-        3, layout,
-    )
-    eval_codes, eval_y = _check_group_codes(
-        "eval_codes", eval_codes, "eval_factor_index", eval_factor_index, 3,
-        layout,
-    )
+    train_codes, train_y, eval_codes, eval_y = _checks.check_group_codes(
+        train_codes, train_factor_index, eval_codes, eval_factor_index, 3, layout)
     for name, codes in (("train_codes", train_codes),
                         ("eval_codes", eval_codes)):
         if codes.shape[1] < 2:
