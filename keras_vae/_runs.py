@@ -10,10 +10,14 @@ A run directory holds:
   place, and the checkpoint it replaces is kept as
   `checkpoint.prev.weights.h5`. A kill at any moment leaves at least one
   complete checkpoint.
+- `best.weights.h5`: for a recipe with a `validation_split`, the weights of
+  the best held-out ELBO so far, written atomically
+  (`keras_vae.training.HeldOutStopping`).
 - `run.json`: the recipe, model class and constructor arguments, data set,
   batch size and seed (what the checkpoint means), the learning rates applied
   and from which step, the steps done and the wall time summed over every
-  invocation. Written atomically at the start and after every checkpoint.
+  invocation, and the held-out curve of a validating run. Written
+  atomically at the start and after every checkpoint.
 """
 
 import json
@@ -28,9 +32,13 @@ from keras_vae import _atomic
 CHECKPOINT = "checkpoint.weights.h5"
 PREVIOUS = "checkpoint.prev.weights.h5"
 MANIFEST = "run.json"
+BEST = "best.weights.h5"  # the best held-out checkpoint of a run that validates
 # What a checkpoint means: a rerun that differs in any of these starts over
 # only with `force` (CLI: --force) or in a new directory.
-IDENTITY = ("recipe", "model", "model_kwargs", "dataset", "binarize", "batch_size", "seed")
+IDENTITY = ("recipe", "model", "model_kwargs", "dataset", "train_split", "binarize",
+            "batch_size", "seed")
+# The value of an identity key in a manifest written before the key existed.
+IDENTITY_DEFAULTS = {"train_split": "train"}
 
 
 class StaleRunError(ValueError):
@@ -49,7 +57,8 @@ def _json_ready(value):
 def identity(recipe, seed):
     return _json_ready({
         "recipe": recipe.name, "model": recipe.model, "model_kwargs": recipe.model_kwargs,
-        "dataset": recipe.dataset, "binarize": recipe.binarize,
+        "dataset": recipe.dataset, "train_split": recipe.train_split,
+        "binarize": recipe.binarize,
         "batch_size": recipe.batch_size, "seed": seed,
     })
 
@@ -100,12 +109,12 @@ def start(out, recipe, seed, force=False):
     manifest = read_manifest(out) if not force else None
     has_checkpoint = any(os.path.exists(os.path.join(out, f)) for f in (CHECKPOINT, PREVIOUS))
     if force:
-        for name in (CHECKPOINT, PREVIOUS, MANIFEST):
+        for name in (CHECKPOINT, PREVIOUS, MANIFEST, BEST):
             if os.path.exists(os.path.join(out, name)):
                 os.remove(os.path.join(out, name))
         has_checkpoint = False
     if manifest is not None:
-        recorded = {k: manifest.get(k) for k in IDENTITY}
+        recorded = {k: manifest.get(k, IDENTITY_DEFAULTS.get(k)) for k in IDENTITY}
         differ = [k for k in IDENTITY if recorded[k] != wanted[k]]
         if differ:
             shown = ", ".join(f"{k}={recorded[k]!r} there, {wanted[k]!r} now" for k in differ)
@@ -158,13 +167,20 @@ def restore(model, out, verbose=True):
 def save_checkpoint(model, out):
     """Writes the checkpoint atomically, keeping the one it replaces as
     `checkpoint.prev.weights.h5`."""
-    path = os.path.join(out, CHECKPOINT)
+    return save_weights(model, os.path.join(out, CHECKPOINT), previous=os.path.join(out, PREVIOUS))
+
+
+def save_weights(model, path, previous=None):
+    """Writes `model`'s weights to `path` atomically (a temporary file in the
+    same folder, fsynced, renamed into place); the file it replaces is moved
+    to `previous` if given."""
+    out = os.path.dirname(path) or "."
     temp = _atomic.temp_sibling(path, "tmp", ".weights.h5")
     try:
         model.save_weights(temp)
         _atomic.fsync_file(temp)
-        if os.path.exists(path):
-            os.replace(path, os.path.join(out, PREVIOUS))
+        if previous is not None and os.path.exists(path):
+            os.replace(path, previous)
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):

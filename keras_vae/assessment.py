@@ -11,14 +11,17 @@ import os
 from keras_vae import recipes
 
 
-def evaluate(model, recipe, num_examples=2000, iwae_samples=100, seed=0, data_dir=None,
+def evaluate(model, recipe, num_examples=2000, iwae_samples=None, seed=0, data_dir=None,
              quick=False):
     """Measures the recipe's metrics on held-out data.
 
     Args:
         num_examples: held-out images used (ELBO, IWAE, k-NN test set).
-        iwae_samples: k of the importance-weighted bound.
-        quick: smaller samples for the disentanglement scores (smoke runs).
+        iwae_samples: k of the importance-weighted bound (default: the
+            recipe's `iwae_samples`), on a quarter of the examples; the k
+            used is reported as `test_iwae_samples`.
+        quick: smaller samples for the disentanglement scores and at most
+            k = 10 for the IWAE bound (smoke runs).
 
     Returns:
         Dict of floats.
@@ -31,8 +34,11 @@ def evaluate(model, recipe, num_examples=2000, iwae_samples=100, seed=0, data_di
         results.update({f"test_{k}": v for k, v in
                         evaluation.evaluate_elbo(model, x_test, seed=seed).items()})
     if "iwae" in recipe.metrics:
+        k = recipe.iwae_samples if iwae_samples is None else iwae_samples
+        k = min(k, 10) if quick else k
         results["test_iwae_nll"] = -evaluation.iwae_bound(
-            model, x_test[:max(1, num_examples // 4)], num_samples=iwae_samples, seed=seed)
+            model, x_test[:max(1, num_examples // 4)], num_samples=k, seed=seed)
+        results["test_iwae_samples"] = k
     if "active_units" in recipe.metrics:
         results["active_units"] = int(evaluation.active_units(model, x_test))
     if "knn" in recipe.metrics:

@@ -36,6 +36,7 @@ _DATASETS = {
 _METRIC_NAMES = {
     "test_elbo": "test ELBO (nats)",
     "test_iwae_nll": "IWAE negative log-likelihood (nats)",
+    "test_iwae_samples": "k (importance samples) of the IWAE bound",
     "test_reconstruction_loss": "test reconstruction loss (nats)",
     "test_kl_loss": "test KL (nats)",
     "active_units": "active units",

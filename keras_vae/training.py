@@ -62,6 +62,12 @@ def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
     end a preset directory `out/preset` (without metrics: `train_run` and
     `write_preset` write one with them).
 
+    A recipe with a `validation_split` measures the held-out ELBO after
+    every epoch (default: one pass over `train_split`), stops when it has
+    not improved by more than `recipe.min_delta` nats for `recipe.patience`
+    epochs (`steps` is then a cap), and ends with the weights of its best
+    epoch (`HeldOutStopping`); the curve is in `run.json` and the metadata.
+
     A rerun into the same `out` resumes from the newest complete checkpoint
     (a damaged one falls back to the previous one, with a warning). It must
     be the same run: another recipe, model, data set, batch size or seed is
@@ -103,7 +109,8 @@ def train_run(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
 
     steps = recipe.steps if steps is None else _validation.check_int("steps", steps, minimum=1)
     if steps_per_epoch is None:
-        steps_per_epoch = min(steps, 500)
+        steps_per_epoch = (recipe.steps_per_dataset_epoch if recipe.validation_split
+                           else min(steps, 500))
     steps_per_epoch = _validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
     seed = _validation.check_seed("seed", seed)
     _validation.check_float("learning_rate", recipe.learning_rate, minimum=0.0,
@@ -197,6 +204,12 @@ def _train(recipe, out, steps, steps_per_epoch, seed, verbose, tensorboard, data
     checkpoint.set_model(model)
     checkpoint.update_manifest()
     callbacks = [checkpoint]
+    stopping = None
+    if recipe.validation_split:
+        stopping = HeldOutStopping(recipes.validation_data(recipe, data_dir), out, manifest,
+                                   recipe.validation_split, recipe.patience, recipe.min_delta,
+                                   seed=seed, verbose=verbose)
+        callbacks.insert(0, stopping)  # before the checkpoint, which writes the manifest
     if tensorboard:
         logs = os.path.join(out, "logs")
         callbacks += [keras.callbacks.TensorBoard(logs),
@@ -205,20 +218,98 @@ def _train(recipe, out, steps, steps_per_epoch, seed, verbose, tensorboard, data
     history = {}
     data = recipes.training_data(recipe, seed, data_dir)
     for first, epochs, length in _epoch_chunks(done, steps, steps_per_epoch):
+        if stopping is not None and stopping.converged:
+            break
         fit = model.fit(data, epochs=epochs, initial_epoch=first, steps_per_epoch=length,
                         callbacks=callbacks, shuffle=False, verbose=verbose).history
         for key, values in fit.items():
             history.setdefault(key, []).extend(values)
     seconds = time.time() - start
     checkpoint.update_manifest()
+    metadata = dict(metadata)
+    if stopping is not None:
+        metadata["validation"] = stopping.restore_best(model)
     return TrainedRun(model, history, seconds, out, {
         "recipe": recipe.name, "dataset": recipe.dataset, "seed": seed,
         "steps": int(keras.ops.convert_to_numpy(model.step_counter)),
         "wall_time_s": round(checkpoint.wall_time(), 1), "references": recipe.references,
         "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size,
         "learning_rates": manifest["learning_rates"],
+        **({"train_split": recipe.train_split} if recipe.train_split != "train" else {}),
         **metadata,
     })
+
+
+class HeldOutStopping(keras.callbacks.Callback):
+    """Early stopping on the held-out ELBO, resumable, keeping the best weights.
+
+    After every epoch it measures the mean ELBO of `images`
+    (`keras_vae.evaluation.evaluate_elbo`, one seeded draw of z per image,
+    the same draws each time) and records `[step, training loss, held-out
+    ELBO]` in the run manifest. An ELBO above the best so far by more than
+    `min_delta` nats is an improvement: its weights are written atomically
+    to `out/best.weights.h5`. After `patience` epochs in a row without one,
+    training stops (the criterion of Keras' `EarlyStopping` with
+    `restore_best_weights`, and the early stopping on a validation bound of
+    Burda et al. 2016). The state lives in the manifest, so a resumed run
+    continues the count, and a converged run trains no further.
+    """
+
+    def __init__(self, images, out, manifest, split, patience, min_delta, seed=0, verbose=1):
+        from keras_vae import _validation
+
+        super().__init__()
+        self.images = images
+        self.out = out
+        self.seed = seed
+        self.verbose = verbose
+        self.state = manifest.setdefault("validation", {
+            "split": split, "examples": int(len(images)), "criterion": "held-out ELBO",
+            "patience": _validation.check_int("patience", patience, minimum=1),
+            "min_delta": _validation.check_float("min_delta", min_delta, minimum=0.0),
+            "best_elbo": None, "best_step": None, "epochs_without_improvement": 0,
+            "converged": False, "curve": [],
+        })
+
+    @property
+    def converged(self):
+        return bool(self.state["converged"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_vae import _runs
+        from keras_vae.evaluation import evaluate_elbo
+
+        state = self.state
+        step = int(keras.ops.convert_to_numpy(self.model.step_counter))
+        elbo = evaluate_elbo(self.model, self.images, seed=self.seed)["elbo"]
+        loss = (logs or {}).get("loss")
+        state["curve"].append([step, None if loss is None else round(float(loss), 4),
+                               round(elbo, 4)])
+        if logs is not None:
+            logs["val_elbo"] = elbo
+        if state["best_elbo"] is None or elbo > state["best_elbo"] + state["min_delta"]:
+            _runs.save_weights(self.model, os.path.join(self.out, _runs.BEST))
+            state.update(best_elbo=round(elbo, 4), best_step=step, epochs_without_improvement=0)
+        else:
+            state["epochs_without_improvement"] += 1
+        if state["epochs_without_improvement"] >= state["patience"]:
+            state["converged"] = True
+            self.model.stop_training = True
+        if self.verbose:
+            print(f"step {step}: held-out ELBO {elbo:.3f} (best {state['best_elbo']:.3f} "
+                  f"at step {state['best_step']}"
+                  f"{', converged' if state['converged'] else ''})", flush=True)
+
+    def restore_best(self, model):
+        """Loads the best epoch's weights into `model` (if any epoch was
+        measured) and returns the record of the curve for the metadata."""
+        from keras_vae import _runs
+
+        path = os.path.join(self.out, _runs.BEST)
+        if self.state["best_step"] is not None and os.path.exists(path):
+            model.load_weights(path)
+        return {**self.state, "stopped_step": self.state["curve"][-1][0]
+                if self.state["curve"] else None}
 
 
 class ImageSummaries(keras.callbacks.Callback):

@@ -1,5 +1,7 @@
 """`keras_vae.datasets.load`: pipelines, binarization, errors, tfds, model.fit."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -266,3 +268,30 @@ def test_pipeline_feeds_model_fit_on_current_backend():
     ds = load("dsprites", batch_size=16, image_size=(8, 8)).take(2)
     history = model.fit(ds, epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parametrize("split, start, stop", [
+    ("train[:1000]", 0, 1000), ("train[1000:]", 1000, 1497), ("train[-97:]", 1400, 1497),
+    ("all[10:20]", 10, 20),
+])
+def test_local_splits_take_integer_slices(split, start, stop):
+    from keras_vae.datasets import digits
+
+    base = split[:split.index("[")]
+    images, labels = load("digits", split, as_numpy=True, shuffle=False, with_labels=True)
+    whole, whole_labels = load("digits", base, as_numpy=True, shuffle=False, with_labels=True)
+    np.testing.assert_array_equal(images, whole[start:stop])
+    np.testing.assert_array_equal(labels, whole_labels[start:stop])
+    assert num_examples("digits", split) == stop - start == len(images)
+    assert len(digits.load_digits(base)[0]) == len(whole)
+
+
+@pytest.mark.parametrize("split, message", [
+    ("train[5:2]", "selects no examples"), ("train[:10%]", "integer bounds"),
+    ("valid[:10]", "integer bounds"), ("train[1:2:3]", "integer bounds"),
+])
+def test_bad_local_slices_are_refused(split, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load("digits", split)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        num_examples("digits", split)

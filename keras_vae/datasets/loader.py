@@ -11,6 +11,7 @@ from keras_vae.datasets import digits
 from keras_vae.datasets import dsprites
 from keras_vae.datasets import fashion_mnist
 from keras_vae.datasets import pipeline
+from keras_vae.datasets import splits
 from keras_vae.datasets import tfds_source
 from keras_vae.datasets.dsprites import open_dsprites
 from keras_vae.datasets.preprocessing import BINARIZE_MODES
@@ -58,8 +59,8 @@ def num_examples(name, split="train", data_dir=None):
 
     Args:
         name: Dataset name, as for `load()`.
-        split: Split name, e.g. `"train"` (tfds datasets also take slices
-            like `"train[:10%]"`).
+        split: Split name, e.g. `"train"`, or a slice like `"train[:55000]"`
+            (tfds datasets also take percentages, `"train[:10%]"`).
         data_dir: tfds data folder of a tfds dataset (None: the tfds
             default); unused by the datasets of keras_vae.
 
@@ -80,7 +81,10 @@ def num_examples(name, split="train", data_dir=None):
     local = {"digits": digits, "dsprites": dsprites, "fashion_mnist": fashion_mnist}
     if name in local:
         sizes = local[name].NUM_EXAMPLES
-        return sizes[check_choice("split", split, tuple(sizes))]
+        if name == "dsprites":
+            return sizes[check_choice("split", split, tuple(sizes))]
+        _, start, stop = splits.parse(split, sizes)
+        return stop - start
     return tfds_source.num_examples(_tfds_builder(name, data_dir), split)
 
 
@@ -129,8 +133,9 @@ def load(
     Args:
         name: Dataset name: one of `available()`, a tfds image dataset name,
             or `"tfds:<name>"`.
-        split: Which split, e.g. `"train"` or `"test"` (tfds datasets also
-            take slices like `"train[:10%]"`).
+        split: Which split, e.g. `"train"` or `"test"`, or a slice of one
+            with integer bounds, `"train[:55000]"` (digits, Fashion-MNIST and
+            tfds datasets; tfds datasets also take `"train[:10%]"`).
         batch_size: Examples per batch.
         shuffle: Whether to shuffle the examples (each epoch anew).
         seed: Seed of the shuffling and binarization (None: random).
@@ -243,11 +248,14 @@ def _local_source(name, split, data_dir):
                 "Argument `data_dir` must be None for 'digits', which ships "
                 f"with scikit-learn. Received: data_dir={data_dir!r}"
             )
-        images, labels = digits.load_digits(split)
+        base, start, stop = splits.parse(split, digits.NUM_EXAMPLES)
+        images, labels = digits.load_digits(base)
         max_value = digits.MAX_VALUE
     else:
-        images, labels = fashion_mnist.load_fashion_mnist(split, data_dir)
+        base, start, stop = splits.parse(split, fashion_mnist.NUM_EXAMPLES)
+        images, labels = fashion_mnist.load_fashion_mnist(base, data_dir)
         max_value = 255
+    images, labels = images[start:stop], labels[start:stop]
     source = pipeline.array_source(images, labels, max_value)
     return source, images.shape[1:] + (1,)
 

@@ -1,4 +1,4 @@
-"""beta-VAE on Fashion-MNIST with beta annealed from high to 1 (lecture slide 42)."""
+"""beta-VAE on Fashion-MNIST with beta annealed from high to 1 (Higgins et al. 2017)."""
 
 from keras_vae.recipes import FASHION_MNIST
 from keras_vae.recipes import FASHION_MNIST_NET
@@ -10,5 +10,6 @@ RECIPE = Recipe(
     model="BetaVAE",
     model_kwargs=dict(**FASHION_MNIST_NET, beta=8.0, schedule="cosine", beta_end=1.0, anneal_steps=2_000),
     **FASHION_MNIST,
-    references="beta annealed from high to 1: lecture slide 42; Higgins et al. 2017",
+    references="beta-VAE: Higgins et al. 2017; beta annealed from high to 1 (KL annealing "
+               "run backwards, cf. Bowman et al. 2016 and Burgess et al. 2018)",
 )

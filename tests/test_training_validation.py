@@ -1,0 +1,80 @@
+"""Recipes with a validation split: held-out ELBO early stopping that resumes
+and ends with the best epoch's weights."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from keras_vae import datasets
+from keras_vae import evaluation
+from keras_vae import recipes
+from keras_vae import training
+from conftest import ROOT, variable_value
+
+TINY = recipes.load_recipe(f"{ROOT}/tests/data/tiny_digits_recipe.py")
+VALIDATING = dataclasses.replace(TINY, train_split="train[:1200]",
+                                 validation_split="train[1200:]", steps=100)
+
+
+def _manifest(out):
+    with open(out / "run.json") as f:
+        return json.load(f)
+
+
+def test_training_stops_after_patience_epochs_and_restores_the_best(tmp_path):
+    # A learning rate too small to move the ELBO by min_delta: the first epoch
+    # is the best and training stops `patience` epochs later.
+    recipe = dataclasses.replace(VALIDATING, learning_rate=1e-9, patience=2, min_delta=0.5)
+    run = training.train_run(recipe, tmp_path, steps_per_epoch=5, verbose=0)
+    state = run.metadata["validation"]
+    assert [row[0] for row in state["curve"]] == [5, 10, 15]
+    assert state["converged"] and state["best_step"] == 5 and state["stopped_step"] == 15
+    assert state["split"] == "train[1200:]" and state["examples"] == 1497 - 1200
+    assert int(variable_value(run.model.step_counter)) == 5 == run.metadata["steps"]
+    assert run.metadata["train_split"] == "train[:1200]"
+    assert _manifest(tmp_path)["steps_done"] == 15
+
+
+def test_the_recorded_elbo_is_the_held_out_elbo_of_the_restored_weights(tmp_path):
+    recipe = dataclasses.replace(VALIDATING, learning_rate=1e-2, min_delta=0.0, patience=3)
+    run = training.train_run(recipe, tmp_path, steps=20, steps_per_epoch=5, verbose=0)
+    state = run.metadata["validation"]
+    assert len(state["curve"]) == 4 and not state["converged"]
+    assert state["best_elbo"] == max(row[2] for row in state["curve"])
+    held_out = datasets.load("digits", "train", as_numpy=True, shuffle=False)[1200:]
+    elbo = evaluation.evaluate_elbo(run.model, held_out, seed=0)["elbo"]
+    assert elbo == pytest.approx(state["best_elbo"], abs=1e-3)
+    losses = [row[1] for row in state["curve"]]
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_a_resumed_run_continues_the_count_and_a_converged_one_trains_no_more(tmp_path):
+    recipe = dataclasses.replace(VALIDATING, learning_rate=1e-9, patience=2, min_delta=0.5)
+    first = training.train_run(recipe, tmp_path, steps=10, steps_per_epoch=5, verbose=0)
+    assert not first.metadata["validation"]["converged"]
+    assert _manifest(tmp_path)["validation"]["epochs_without_improvement"] == 1
+    second = training.train_run(recipe, tmp_path, steps_per_epoch=5, verbose=0)
+    state = second.metadata["validation"]
+    assert state["converged"] and [row[0] for row in state["curve"]] == [5, 10, 15]
+    third = training.train_run(recipe, tmp_path, steps_per_epoch=5, verbose=0)
+    assert third.history == {} and third.metadata["validation"]["curve"] == state["curve"]
+    assert int(variable_value(third.model.step_counter)) == 5
+
+
+def test_the_training_split_is_part_of_what_a_run_is(tmp_path):
+    training.train_run(TINY, tmp_path, steps=1, verbose=0)
+    manifest = _manifest(tmp_path)
+    assert manifest["train_split"] == "train"
+    del manifest["train_split"]  # a manifest written before the key existed
+    (tmp_path / "run.json").write_text(json.dumps(manifest))
+    training.train_run(TINY, tmp_path, steps=2, verbose=0)  # resumes
+    with pytest.raises(ValueError, match="train_split='train' there, 'train\\[:1200\\]' now"):
+        training.train_run(VALIDATING, tmp_path, steps=3, verbose=0)
+
+
+def test_validation_settings_are_checked(tmp_path):
+    recipe = dataclasses.replace(VALIDATING, patience=0)
+    with pytest.raises(ValueError, match="patience"):
+        training.train_run(recipe, tmp_path, steps=1, verbose=0)
