@@ -37,6 +37,7 @@ _METRIC_NAMES = {
     "test_elbo": "test ELBO (nats)",
     "test_iwae_nll": "IWAE negative log-likelihood (nats)",
     "test_iwae_samples": "k (importance samples) of the IWAE bound",
+    "test_iwae_samples": "k (importance samples) of the IWAE bound",
     "test_reconstruction_loss": "test reconstruction loss (nats)",
     "test_kl_loss": "test KL (nats)",
     "active_units": "active units",
@@ -159,17 +160,8 @@ def model_card(name, config, metadata, figures=None):
             "z_mean, z_log_var = model.encode(images)       # images in [0, 1], NHWC",
             "samples = model.sample(16, seed=0)", "```"]
     if recipe:
-        command = f"keras-vae train {recipe}"
-        for flag, key in (("--steps", "steps"), ("--learning-rate", "learning_rate"),
-                          ("--seed", "seed")):
-            if metadata.get(key) is not None:
-                command += f" {flag} {metadata[key]}"
-        out += ["", "## Training", "", "```bash", command, "```", "",
-                f"{metadata.get('steps', '?')} steps of batch {metadata.get('batch_size', '?')}, "
-                f"Adam at learning rate {metadata.get('learning_rate', '?')}, seed "
-                f"{metadata.get('seed', '?')}, on {metadata.get('hardware', 'unknown hardware')}"
-                + (f" in {metadata['wall_time_s'] / 60:.1f} min" if metadata.get("wall_time_s") else "")
-                + "."]
+        out += ["", "## Training", "", "```bash", training_command(metadata), "```", "",
+                _training_text(metadata)]
     metrics = metadata.get("metrics", {}) or {}
     if metrics:
         out += ["", "## Measured", "", "| metric | value |", "| --- | ---: |"]
@@ -193,6 +185,45 @@ def model_card(name, config, metadata, figures=None):
             "training budget named; they are not the literature's converged results "
             "unless the steps say so.", ""]
     return "\n".join(out)
+
+
+def training_command(metadata):
+    """The `keras-vae train` command that reproduces a preset: the recipe
+    with its steps, learning rate and seed (without `--steps` for a run that
+    stopped on its held-out ELBO: the recipe's cap and criterion stop it)."""
+    command = f"keras-vae train {metadata['recipe']}"
+    flags = (("--steps", "steps"), ("--learning-rate", "learning_rate"), ("--seed", "seed"))
+    for flag, key in flags:
+        if key == "steps" and metadata.get("validation"):
+            continue
+        if metadata.get(key) is not None:
+            command += f" {flag} {metadata[key]:g}" if isinstance(metadata[key], float) \
+                else f" {flag} {metadata[key]}"
+    return command
+
+
+def _training_text(metadata):
+    wall = metadata.get("wall_time_s")
+    text = (f"{metadata.get('steps', '?')} steps of batch {metadata.get('batch_size', '?')}, "
+            f"Adam at learning rate {metadata.get('learning_rate', '?')}, seed "
+            f"{metadata.get('seed', '?')}, on {metadata.get('hardware', 'unknown hardware')}"
+            + (f" in {wall / 60:.1f} min" if wall else "") + ".")
+    validation = metadata.get("validation")
+    if not validation:
+        return text
+    curve = validation.get("curve") or []
+    stopped = validation.get("stopped_step")
+    how = (f"it stopped at step {stopped}, after {validation['patience']} epochs in a row "
+           f"without an improvement of more than {validation['min_delta']:g} nats"
+           if validation.get("converged") else
+           f"it reached its cap at step {stopped} before that criterion was met")
+    return text + (
+        f" Trained on `{metadata.get('train_split', 'train')}` and validated after every "
+        f"epoch on `{validation['split']}` ({validation['examples']:,} images held out of "
+        f"training, the test split untouched): {how}. The weights are those of its last "
+        f"improvement by more than that (Keras' `EarlyStopping(restore_best_weights=True)`), "
+        f"held-out ELBO {validation['best_elbo']:.2f} nats at step {validation['best_step']} "
+        f"({len(curve)} epochs measured).")
 
 
 def write_model_card(directory, name=None, figures=None):

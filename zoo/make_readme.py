@@ -17,9 +17,9 @@ import shutil
 import sys
 
 ZOO = os.path.dirname(os.path.abspath(__file__))
-FIGURES = ("reconstructions.png", "samples.png", "traversal.png")
+FIGURES = ("reconstructions.png", "samples.png", "traversal.png", "learning_curve.png")
 COLUMNS = [
-    ("test_elbo", "test ELBO"), ("test_iwae_nll", "IWAE NLL (k=100)"),
+    ("test_elbo", "test ELBO"), ("test_iwae_nll", "IWAE NLL (k)"),
     ("active_units", "active units"), ("knn_latent", "k-NN latent"),
     ("knn_pixels", "k-NN pixels"), ("mig", "MIG"), ("factor_vae_score", "FactorVAE"),
     ("dci_disentanglement", "DCI D"), ("dci_completeness", "DCI C"), ("sap", "SAP"),
@@ -37,10 +37,13 @@ def collect(run):
     figures = os.path.join(ZOO, "figures", name)
     os.makedirs(figures, exist_ok=True)
     for figure in FIGURES:
-        shutil.copy(os.path.join(run, "figures", figure), figures)
+        if os.path.isfile(os.path.join(run, "figures", figure)):
+            shutil.copy(os.path.join(run, "figures", figure), figures)
 
 
-def _cell(value):
+def _cell(value, metrics=None, key=None):
+    if key == "test_iwae_nll" and value is not None:
+        return f"{_cell(value)} ({metrics.get('test_iwae_samples', 100)})"
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -49,6 +52,8 @@ def _cell(value):
 
 
 def table():
+    from keras_vae import model_card
+
     rows = ["| preset | steps (lr) | wall time | " + " | ".join(c for _, c in COLUMNS) + " |",
             "| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |"]
     commands = []
@@ -57,12 +62,12 @@ def table():
         with open(os.path.join(base, name, "metadata.json")) as f:
             meta = json.load(f)
         metrics = meta.get("metrics", {})
-        rows.append(f"| `{name}` | {meta['steps']:,} ({meta['learning_rate']:g}) | "
+        validation = meta.get("validation")
+        steps = f"{meta['steps']:,}" + (f" of {validation['stopped_step']:,}" if validation else "")
+        rows.append(f"| `{name}` | {steps} ({meta['learning_rate']:g}) | "
                     f"{meta['wall_time_s'] / 60:.1f} min | "
-                    + " | ".join(_cell(metrics.get(k)) for k, _ in COLUMNS) + " |")
-        commands.append(f"keras-vae train {name} --steps {meta['steps']} "
-                        f"--learning-rate {meta['learning_rate']:g} --seed {meta['seed']} "
-                        f"--out runs/{name}")
+                    + " | ".join(_cell(metrics.get(k), metrics, k) for k, _ in COLUMNS) + " |")
+        commands.append(f"{model_card.training_command(meta)} --out runs/{name}")
     return "\n".join(rows) + "\n\nReproduce (tensorflow backend, 2 CPU cores):\n\n```bash\n" \
         + "\n".join(commands) + "\n```\n"
 
