@@ -13,6 +13,7 @@ Every function takes a keras-vae model (anything with `encode`, `decode`,
 - `latent_scatter`: the posterior means of two latent dimensions, coloured
   by class.
 - `interpolation`: decodes of the straight line between two posterior means.
+- `study_figures`: a study's metrics per method (`keras_vae._study_figures`).
 
 Images with 1 channel are drawn with the grey colormap, with 3 as RGB. The
 decoder mean is clipped to [0, 1] for display (a Gaussian or Laplace
@@ -25,7 +26,8 @@ shown, and no figure is registered with pyplot, so none needs closing.
 Sizes are fixed in pixels at `DPI` dots per inch: each image pixel is drawn
 as an integer block of `zoom = max(1, round(64 / max(H, W)))` screen pixels
 (tiles of about 64 pixels), so a file's size is a function of the layout
-only and the tiles are rendered without resampling.
+only and the tiles are rendered without resampling. The drawing shared by
+the figures is in `keras_vae._drawing`.
 """
 
 import numbers
@@ -34,30 +36,18 @@ import os
 import numpy as np
 from keras import ops
 
-try:
-    from matplotlib.animation import PillowWriter
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "keras_vae.plots needs matplotlib: `pip install matplotlib`."
-    ) from e
-
 from keras_vae import _validation
+from keras_vae._drawing import DPI  # noqa: F401
+from keras_vae._drawing import GIF_FPS  # noqa: F401
+from keras_vae._drawing import class_colors
+from keras_vae._drawing import new_figure
+from keras_vae._drawing import pad
+from keras_vae._drawing import save
+from keras_vae._drawing import tile_figure
+from keras_vae._drawing import write_traversal_gif
+from keras_vae._study_figures import study_figures  # noqa: F401
 from keras_vae.divergences import gaussian_kl
-from keras_vae.images import image_grid
 
-DPI = 100
-GIF_FPS = 4
-
-_TILE_PX = 64  # target tile size; the zoom is rounded to an integer
-_GAP = 2  # pixels between tiles
-_GAP_VALUE = 255  # white, the figure's background
-_MARGIN = 8
-_ROW_LABEL_PX = 130  # left margin when rows are labelled
-_TITLE_PX = 44  # top margin for a (possibly two-line) title
-_COLUMN_LABEL_PX = 40  # bottom margin for column labels and their caption
-_MIN_WIDTH = 320  # so that titles of narrow grids are not cut off
 _SCATTER_SIZE_PX = (720, 560)
 
 
@@ -88,11 +78,11 @@ def reconstruction_grid(model, x, path=None, n=16):
     rows = []
     for start in range(0, len(x), columns):
         for batch in (x, reconstructions):
-            rows.append(_pad(batch[start:start + columns], columns))
+            rows.append(pad(batch[start:start + columns], columns))
     labels = ["input", "reconstruction"] * (len(rows) // 2)
-    fig, _ = _tile_figure(np.concatenate(rows), columns, row_labels=labels,
-                          title="Inputs and reconstructions")
-    return _save(fig, path)
+    fig, _ = tile_figure(np.concatenate(rows), columns, row_labels=labels,
+                         title="Inputs and reconstructions")
+    return save(fig, path)
 
 
 def sample_grid(model, path=None, n=64, seed=0):
@@ -113,8 +103,8 @@ def sample_grid(model, path=None, n=64, seed=0):
     samples = model.sample(n, seed=seed)
     columns = int(np.ceil(np.sqrt(n)))
     title = "Prior samples" if seed is None else f"Prior samples (seed {seed})"
-    fig, _ = _tile_figure(samples, columns, title=title)
-    return _save(fig, path)
+    fig, _ = tile_figure(samples, columns, title=title)
+    return save(fig, path)
 
 
 def dimensions_by_kl(z_mean, z_log_var):
@@ -184,16 +174,16 @@ def latent_traversal(model, x, path=None, dims=None, num_steps=9, limit=3.0,
         codes[row * num_steps:(row + 1) * num_steps, dim] += offsets
     images = model.decode(codes)
     labels = [f"z{dim}: {kl[dim]:.2f} nats" for dim in shown]
-    fig, _ = _tile_figure(
+    fig, _ = tile_figure(
         images, num_steps, row_labels=labels,
         title="Latent traversal around x[0]\nrows by KL, highest first",
         column_labels=[f"{o:+.1f}" for o in offsets],
         column_caption="offset from the posterior mean",
     )
     if gif_path is not None:
-        _write_traversal_gif(images.reshape((len(shown), num_steps) + images.shape[1:]),
-                             offsets, labels, gif_path)
-    return _save(fig, path)
+        write_traversal_gif(images.reshape((len(shown), num_steps) + images.shape[1:]),
+                            offsets, labels, gif_path)
+    return save(fig, path)
 
 
 def latent_scatter(model, x, labels, path=None, dims=None, class_names=None):
@@ -234,10 +224,10 @@ def latent_scatter(model, x, labels, path=None, dims=None, class_names=None):
         raise ValueError(
             f"Argument `dims` must name exactly 2 dimensions. Received: dims={dims}"
         )
-    fig = _new_figure(*_SCATTER_SIZE_PX)
+    fig = new_figure(*_SCATTER_SIZE_PX)
     ax = fig.add_axes((0.1, 0.1, 0.62, 0.8))
     classes = np.unique(labels)
-    colors = _class_colors(len(classes))
+    colors = class_colors(len(classes))
     for color, label in zip(colors, classes):
         points = z_mean[labels == label][:, list(dims)]
         ax.scatter(points[:, 0], points[:, 1], s=10, alpha=0.7, color=color,
@@ -247,7 +237,7 @@ def latent_scatter(model, x, labels, path=None, dims=None, class_names=None):
     ax.set_title("Posterior means by class")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
               markerscale=2)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def interpolation(model, x_a, x_b, path=None, num_steps=10):
@@ -272,111 +262,16 @@ def interpolation(model, x_a, x_b, path=None, num_steps=10):
     z_mean, _ = model.encode(np.concatenate([x_a, x_b]))
     t = np.linspace(0.0, 1.0, num_steps)[:, None]
     decoded = model.decode((1.0 - t) * z_mean[:1] + t * z_mean[1:])
-    fig, _ = _tile_figure(
+    fig, _ = tile_figure(
         np.concatenate([x_a, decoded, x_b]), num_steps + 2,
         title="Interpolation between two posterior means",
         column_labels=["x_a"] + [f"{v:.2f}" for v in t[:, 0]] + ["x_b"],
         column_caption="t",
     )
-    return _save(fig, path)
+    return save(fig, path)
 
 
-# === Shared drawing ===
-
-
-def _new_figure(width_px, height_px):
-    """A pyplot-free figure on the Agg canvas, exactly this many pixels."""
-    fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _zoom(image_shape):
-    return max(1, int(round(_TILE_PX / max(image_shape[:2]))))
-
-
-def _grid(images, columns):
-    """The uint8 tiled grid of `images`, as `imshow` takes it."""
-    images = np.clip(np.asarray(images, dtype="float32"), 0.0, 1.0)
-    grid = image_grid(images, columns, gap=_GAP, gap_value=_GAP_VALUE,
-                      zoom=_zoom(images.shape[1:]))
-    return grid[..., 0] if grid.shape[-1] == 1 else grid
-
-
-def _tile_figure(images, columns, title=None, row_labels=None, column_labels=None,
-                 column_caption=None):
-    """Draws `images` tiled `columns` per row, drawn 1:1 in screen pixels.
-
-    Rows are labelled on the left and columns below, at the tile centres.
-    Returns `(figure, axes_image)`; the GIF writer updates the latter.
-    """
-    grid = _grid(images, columns)
-    height, width = grid.shape[:2]
-    left = _ROW_LABEL_PX if row_labels else _MARGIN
-    top = _TITLE_PX if title else _MARGIN
-    bottom = _COLUMN_LABEL_PX if column_labels else _MARGIN
-    fig_width = max(_MIN_WIDTH, left + width + _MARGIN)
-    fig_height = top + height + bottom
-    fig = _new_figure(fig_width, fig_height)
-    ax = fig.add_axes((left / fig_width, bottom / fig_height,
-                       width / fig_width, height / fig_height))
-    artist = ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0,
-                       vmax=255, interpolation="nearest")
-    zoom = _zoom(images.shape[1:])
-    tile_h, tile_w = images.shape[1] * zoom, images.shape[2] * zoom
-    ax.set_yticks(_centres(len(row_labels or ()), tile_h), row_labels or [],
-                  fontsize=9)
-    ax.set_xticks(_centres(len(column_labels or ()), tile_w), column_labels or [],
-                  fontsize=8)
-    if column_caption:
-        ax.set_xlabel(column_caption, fontsize=9, labelpad=2)
-    ax.tick_params(length=0, pad=3)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    if title:
-        fig.suptitle(title, fontsize=10, y=1.0 - 4 / fig_height, va="top")
-    return fig, artist
-
-
-def _centres(count, tile):
-    """Pixel coordinates of the centres of the first `count` tiles."""
-    return [_GAP + i * (tile + _GAP) + (tile - 1) / 2 for i in range(count)]
-
-
-def _pad(images, count):
-    """`images` followed by blank (background-coloured) tiles up to `count`."""
-    blank = np.full((count - len(images),) + images.shape[1:], _GAP_VALUE / 255.0,
-                    dtype="float32")
-    return np.concatenate([np.asarray(images, dtype="float32"), blank])
-
-
-def _write_traversal_gif(images, offsets, labels, gif_path):
-    """One frame per offset: every row's image at that offset, in one column."""
-    fig, artist = _tile_figure(images[:, 0], 1, title=_frame_title(offsets[0]),
-                               row_labels=labels)
-    writer = PillowWriter(fps=GIF_FPS)
-    with writer.saving(fig, os.fspath(gif_path), dpi=DPI):
-        for step, offset in enumerate(offsets):
-            artist.set_data(_grid(images[:, step], 1))
-            # The title differs per frame, so no frame repeats the previous
-            # one (Pillow would merge identical GIF frames).
-            fig.suptitle(_frame_title(offset), fontsize=10,
-                         y=1.0 - 4 / fig.bbox.height, va="top")
-            writer.grab_frame()
-
-
-def _frame_title(offset):
-    return f"offset {offset:+.2f}\nfrom the posterior mean"
-
-
-def _class_colors(count):
-    from matplotlib import colormaps
-
-    if count <= 10:
-        return colormaps["tab10"].colors[:count]
-    if count <= 20:
-        return colormaps["tab20"].colors[:count]
-    return colormaps["viridis"](np.linspace(0.0, 1.0, count))
+# === Scatter labels ===
 
 
 def _class_name(class_names, label):
@@ -390,91 +285,6 @@ def _class_name(class_names, label):
             f"`class_names` has no name for label {key!r}; it must be indexable "
             f"by every label. Received: class_names={class_names!r}"
         ) from e
-
-
-def _save(fig, path):
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=DPI, format="png")
-    return fig
-
-
-# === Studies ===
-
-_METRIC_TITLES = {
-    "mig": "MIG", "factor_vae_score": "FactorVAE score", "dci_disentanglement":
-    "DCI disentanglement", "sap": "SAP", "beta_vae_score": "BetaVAE score",
-    "test_reconstruction_loss": "reconstruction loss (nats)", "test_elbo": "test ELBO",
-}
-
-
-def study_figures(results, folder, metrics):
-    """Violin plots of each metric per method, and reconstruction vs disentanglement.
-
-    The figures of Locatello et al. 2019 (ICML), drawn from a study's finished
-    runs: for each metric one panel of violins, one per method (recipe),
-    pooling its settings and seeds, with the individual runs as points; and a
-    scatter of the reconstruction loss against each disentanglement metric,
-    coloured by method.
-
-    Args:
-        results: `[(method, {metric: value})]`, one entry per run.
-        folder: where the PNG files are written (created if needed).
-        metrics: metric names to draw, in order (those absent are skipped).
-
-    Returns:
-        `{figure name: path}` of the files written.
-    """
-    if not results:
-        raise ValueError("Argument `results` must hold at least one run. Received: results=[]")
-    os.makedirs(folder, exist_ok=True)
-    methods = sorted({method for method, _ in results})
-    colors = _class_colors(len(methods))
-    drawn = [m for m in metrics if any(isinstance(r.get(m), (int, float)) for _, r in results)]
-    written = {}
-    if drawn:
-        fig = _new_figure(max(480, 110 * len(methods)) + 60, 260 * len(drawn) + 40)
-        for row, metric in enumerate(drawn):
-            ax = fig.add_subplot(len(drawn), 1, row + 1)
-            data = [[r[metric] for m, r in results if m == method
-                     and isinstance(r.get(metric), (int, float))] for method in methods]
-            positions = [i for i, d in enumerate(data) if len(d) > 1]
-            if positions:
-                parts = ax.violinplot([data[i] for i in positions], positions=positions,
-                                      showmedians=True)
-                for body, i in zip(parts["bodies"], positions):
-                    body.set_facecolor(colors[i])
-                    body.set_alpha(0.35)
-            for i, values in enumerate(data):
-                jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else [0.0]
-                ax.scatter(np.add(i, jitter), values, s=12, color=colors[i], zorder=3)
-            ax.set_xticks(range(len(methods)))
-            ax.set_xticklabels(methods if row == len(drawn) - 1 else [], fontsize=8,
-                               rotation=15)
-            ax.set_ylabel(_METRIC_TITLES.get(metric, metric), fontsize=8)
-            ax.grid(axis="y", alpha=0.3)
-        fig.tight_layout()
-        written["violins"] = os.path.join(folder, "violins.png")
-        _save(fig, written["violins"])
-    scores = [m for m in drawn if m not in ("test_reconstruction_loss", "test_elbo")]
-    if "test_reconstruction_loss" in drawn and scores:
-        fig = _new_figure(340 * len(scores), 340)
-        for column, metric in enumerate(scores):
-            ax = fig.add_subplot(1, len(scores), column + 1)
-            for i, method in enumerate(methods):
-                points = [(r["test_reconstruction_loss"], r[metric]) for m, r in results
-                          if m == method and isinstance(r.get(metric), (int, float))
-                          and isinstance(r.get("test_reconstruction_loss"), (int, float))]
-                if points:
-                    ax.scatter(*zip(*points), s=14, color=colors[i], label=method)
-            ax.set_xlabel("reconstruction loss (nats)", fontsize=8)
-            ax.set_ylabel(_METRIC_TITLES.get(metric, metric), fontsize=8)
-            ax.grid(alpha=0.3)
-        fig.axes[0].legend(fontsize=6)
-        fig.tight_layout()
-        written["reconstruction_vs_disentanglement"] = os.path.join(
-            folder, "reconstruction_vs_disentanglement.png")
-        _save(fig, written["reconstruction_vs_disentanglement"])
-    return written
 
 
 # === Checks ===
