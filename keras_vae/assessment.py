@@ -98,8 +98,12 @@ def _disentanglement(model, metrics, seed, quick, data_dir=None):
     return results
 
 
-def write_figures(model, recipe, out, seed=0, data_dir=None):
-    """Writes the recipe's figures to `out/`; returns their paths."""
+def write_figures(model, recipe, out, seed=0, data_dir=None, validation=None):
+    """Writes the recipe's figures to `out/`; returns their paths.
+
+    `validation`: a validated run's record (`TrainedRun.metadata
+    ["validation"]`), drawn as `learning_curve.png`.
+    """
     from keras_vae import plots
 
     os.makedirs(out, exist_ok=True)
@@ -113,6 +117,9 @@ def write_figures(model, recipe, out, seed=0, data_dir=None):
                            gif_path=path("traversal.gif"))
     plots.latent_scatter(model, x, labels, path("latent_scatter.png"))
     plots.interpolation(model, x[0], x[1], path("interpolation.png"))
+    if validation and validation.get("curve"):
+        plots.learning_curve(validation["curve"], path("learning_curve.png"),
+                             best_step=validation.get("best_step"), title=recipe.name)
     return sorted(path(f) for f in os.listdir(out) if f.endswith((".png", ".gif")))
 
 

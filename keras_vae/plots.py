@@ -14,6 +14,8 @@ Every function takes a keras-vae model (anything with `encode`, `decode`,
   by class.
 - `interpolation`: decodes of the straight line between two posterior means.
 - `study_figures`: a study's metrics per method (`keras_vae._study_figures`).
+- `learning_curve`: a run's training loss and held-out ELBO per epoch
+  (`keras_vae.training.HeldOutStopping`'s curve), with the epoch kept.
 
 Images with 1 channel are drawn with the grey colormap, with 3 as RGB. The
 decoder mean is clipped to [0, 1] for display (a Gaussian or Laplace
@@ -52,6 +54,44 @@ _SCATTER_SIZE_PX = (720, 560)
 
 
 # === Public API ===
+
+
+def learning_curve(curve, path=None, best_step=None, title=None):
+    """The training loss and the held-out negative ELBO against the step.
+
+    Args:
+        curve: rows `[step, training loss, held-out ELBO]` (the `curve` of a
+            validated run's metadata; a loss may be None).
+        path: optional PNG path to write.
+        best_step: the step whose weights were kept, marked by a line.
+        title: optional title.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+    """
+    rows = _validation.check_sequence("curve", curve)
+    if not rows or any(not isinstance(r, (list, tuple)) or len(r) != 3 for r in rows):
+        raise ValueError("Argument `curve` must be a non-empty list of [step, training loss, "
+                         f"held-out ELBO] rows. Received: curve={str(curve)[:80]}")
+    steps = np.array([r[0] for r in rows], dtype="float64")
+    fig = new_figure(640, 400)
+    ax = fig.add_subplot(1, 1, 1)
+    losses = [(s, r[1]) for s, r in zip(steps, rows) if r[1] is not None]
+    if losses:
+        ax.plot(*zip(*losses), marker=".", label="training loss (epoch mean)")
+    ax.plot(steps, [-r[2] for r in rows], marker=".", label="held-out -ELBO")
+    if best_step is not None:
+        ax.axvline(best_step, color="grey", linestyle="--", label=f"kept: step {best_step}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("nats per image")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        save(fig, path)
+    return fig
 
 
 def reconstruction_grid(model, x, path=None, n=16):

@@ -267,3 +267,18 @@ def test_bad_model_raises():
     with pytest.raises(ValueError, match="at least 2 latent dimensions"):
         plots.latent_scatter(fake_model((8, 8, 1), 1),
                              np.zeros((3, 8, 8, 1), "float32"), [0, 1, 2])
+
+
+def test_learning_curve_draws_both_curves_and_the_kept_step(tmp_path):
+    curve = [[100, 300.0, -280.0], [200, 260.0, -255.5], [300, None, -250.25]]
+    fig = plots.learning_curve(curve, tmp_path / "curve.png", best_step=200, title="run")
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_array_equal(lines["held-out -ELBO"].get_xdata(), [100, 200, 300])
+    np.testing.assert_array_equal(lines["held-out -ELBO"].get_ydata(), [280.0, 255.5, 250.25])
+    np.testing.assert_array_equal(lines["training loss (epoch mean)"].get_ydata(), [300, 260])
+    assert lines["kept: step 200"].get_xdata()[0] == 200
+    assert Image.open(tmp_path / "curve.png").size == (640, 400)
+    for bad in ([], [[1, 2]], "curve"):
+        with pytest.raises((ValueError, TypeError), match="curve"):
+            plots.learning_curve(bad)

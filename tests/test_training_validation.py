@@ -13,7 +13,8 @@ from keras_vae import recipes
 from keras_vae import training
 from conftest import ROOT, variable_value
 
-TINY = recipes.load_recipe(f"{ROOT}/tests/data/tiny_digits_recipe.py")
+TINY_PATH = f"{ROOT}/tests/data/tiny_digits_recipe.py"
+TINY = recipes.load_recipe(TINY_PATH)
 VALIDATING = dataclasses.replace(TINY, train_split="train[:1200]",
                                  validation_split="train[1200:]", steps=100)
 
@@ -78,3 +79,22 @@ def test_validation_settings_are_checked(tmp_path):
     recipe = dataclasses.replace(VALIDATING, patience=0)
     with pytest.raises(ValueError, match="patience"):
         training.train_run(recipe, tmp_path, steps=1, verbose=0)
+
+
+def test_the_cli_reports_the_stop_and_draws_the_learning_curve(tmp_path, capsys):
+    from keras_vae import cli
+
+    recipe_file = tmp_path / "validating_digits.py"
+    recipe_file.write_text(
+        "import dataclasses\nfrom keras_vae.recipes import load_recipe\n"
+        f"RECIPE = dataclasses.replace(load_recipe({TINY_PATH!r}), name='validating_digits', "
+        "train_split='train[:1200]', validation_split='train[1200:]', learning_rate=1e-9, "
+        "patience=1, min_delta=0.5)\n")
+    out = tmp_path / "run"
+    assert cli.main(["train", str(recipe_file), "--steps", "6", "--steps-per-epoch", "2",
+                     "--out", str(out), "--no-export", "--verbose", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "trained validating_digits to step 4 in" in printed and "(converged)" in printed
+    assert "kept step 2, held-out ELBO" in printed
+    assert (out / "figures" / "learning_curve.png").is_file()
+    assert json.loads((out / "preset" / "metadata.json").read_text())["steps"] == 2

@@ -94,11 +94,17 @@ def run_train(args):
                              seed=args.seed, verbose=args.verbose, tensorboard=args.tensorboard,
                              data_dir=args.data_dir, distribute=distribute, force=args.force)
     model = run.model
-    print(f"trained {recipe.name} for {steps or recipe.steps} steps in {run.seconds:.0f}s")
+    validation = run.metadata.get("validation")
+    if validation:
+        print(f"trained {recipe.name} to step {validation['stopped_step']} in "
+              f"{run.seconds:.0f}s ({'converged' if validation['converged'] else 'at its cap'}); "
+              f"kept step {validation['best_step']}, held-out ELBO {validation['best_elbo']:.3f}")
+    else:
+        print(f"trained {recipe.name} for {steps or recipe.steps} steps in {run.seconds:.0f}s")
     metrics = _evaluate_and_report(model, recipe, args.seed, args.data_dir, args.quick)
     training.write_preset(run, metrics)  # once, with its metrics
     figures = assessment.write_figures(model, recipe, os.path.join(out, "figures"), args.seed,
-                                       args.data_dir)
+                                       args.data_dir, validation=validation)
     print(f"wrote {run.preset_dir} and {len(figures)} figures in {out}/figures")
     if not args.no_export:
         from keras_vae._export import export
