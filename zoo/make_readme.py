@@ -3,7 +3,7 @@
     python zoo/make_readme.py runs/vae_fashion_mnist runs/beta_tcvae_dsprites ...
 
 Copies each `RUN/preset` to `zoo/presets/<recipe>/` and three figures to
-`zoo/figures/<recipe>/`, then rewrites the presets table of `zoo/README.md`
+`zoo/figures/<recipe>/`, then rewrites the recipes table and the presets table of `zoo/README.md`
 from every shipped preset's `metadata.json` (the metrics measured by
 `keras-vae train`, with the command that reproduces the run) and every
 preset's model card (`zoo/presets/<name>/README.md`, from its metadata,
@@ -25,6 +25,9 @@ COLUMNS = [
     ("dci_disentanglement", "DCI D"), ("dci_completeness", "DCI C"), ("sap", "SAP"),
 ]
 BEGIN, END = "<!-- presets table: begin -->", "<!-- presets table: end -->"
+RECIPES_BEGIN, RECIPES_END = "<!-- recipes table: begin -->", "<!-- recipes table: end -->"
+DATA = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST (tfds)",
+        "dsprites": "dSprites (procedural, or the real file with --data-dir)"}
 
 
 def collect(run):
@@ -72,6 +75,25 @@ def table():
         + "\n".join(commands) + "\n```\n"
 
 
+def recipes_table():
+    """The recipes, from the recipe files: model, data and cited settings."""
+    from keras_vae import recipes
+
+    rows = ["| recipe | model | data | settings and sources |", "| --- | --- | --- | --- |"]
+    for name in recipes.list_recipes():
+        recipe = recipes.load_recipe(name)
+        cells = (f"`{name}`", f"{recipe.model}: {recipe.description}",
+                 DATA.get(recipe.dataset, recipe.dataset), recipe.references)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _replace_between(text, begin, end, body):
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    return head + begin + "\n" + body + end + tail
+
+
 def cards():
     from keras_vae import model_card
 
@@ -89,10 +111,10 @@ def main(runs):
     path = os.path.join(ZOO, "README.md")
     with open(path) as f:
         text = f.read()
-    head, rest = text.split(BEGIN)
-    _, tail = rest.split(END)
+    text = _replace_between(text, BEGIN, END, table())
+    text = _replace_between(text, RECIPES_BEGIN, RECIPES_END, recipes_table())
     with open(path, "w") as f:
-        f.write(head + BEGIN + "\n" + table() + END + tail)
+        f.write(text)
 
 
 if __name__ == "__main__":
