@@ -217,12 +217,15 @@ def _training_text(metadata):
            f"without an improvement of more than {validation['min_delta']:g} nats"
            if validation.get("converged") else
            f"it reached its cap at step {stopped} before that criterion was met")
+    criterion = ("held-out ELBO" if validation["metric"] == "elbo"
+                 else "held-out training loss (the model's objective)")
     return text + (
         f" Trained on `{metadata.get('train_split', 'train')}` and validated after every "
         f"epoch on `{validation['split']}` ({validation['examples']:,} images held out of "
-        f"training, the test split untouched): {how}. The weights are those of its last "
-        f"improvement by more than that (Keras' `EarlyStopping(restore_best_weights=True)`), "
-        f"held-out ELBO {validation['best_elbo']:.2f} nats at step {validation['best_step']} "
+        f"training, the test split untouched) by its {criterion}: {how}. The weights are "
+        f"those of its last improvement by more than that (Keras' "
+        f"`EarlyStopping(restore_best_weights=True)`), {validation['metric']} "
+        f"{validation['best']:.2f} nats at step {validation['best_step']} "
         f"({len(curve)} epochs measured).")
 
 

@@ -57,11 +57,12 @@ _SCATTER_SIZE_PX = (720, 560)
 
 
 def learning_curve(curve, path=None, best_step=None, title=None):
-    """The training loss and the held-out negative ELBO against the step.
+    """The training loss, held-out loss and held-out negative ELBO against the step.
 
     Args:
-        curve: rows `[step, training loss, held-out ELBO]` (the `curve` of a
-            validated run's metadata; a loss may be None).
+        curve: rows `[step, training loss, held-out ELBO, held-out loss]`
+            (the `curve` of a validated run's metadata; the losses may be
+            None, and the last column may be absent).
         path: optional PNG path to write.
         best_step: the step whose weights were kept, marked by a line.
         title: optional title.
@@ -70,15 +71,18 @@ def learning_curve(curve, path=None, best_step=None, title=None):
         The `matplotlib.figure.Figure`.
     """
     rows = _validation.check_sequence("curve", curve)
-    if not rows or any(not isinstance(r, (list, tuple)) or len(r) != 3 for r in rows):
+    if not rows or any(not isinstance(r, (list, tuple)) or len(r) not in (3, 4) for r in rows):
         raise ValueError("Argument `curve` must be a non-empty list of [step, training loss, "
-                         f"held-out ELBO] rows. Received: curve={str(curve)[:80]}")
+                         "held-out ELBO, held-out loss] rows. "
+                         f"Received: curve={str(curve)[:80]}")
     steps = np.array([r[0] for r in rows], dtype="float64")
     fig = new_figure(640, 400)
     ax = fig.add_subplot(1, 1, 1)
-    losses = [(s, r[1]) for s, r in zip(steps, rows) if r[1] is not None]
-    if losses:
-        ax.plot(*zip(*losses), marker=".", label="training loss (epoch mean)")
+    for column, label in ((1, "training loss (epoch mean)"), (3, "held-out loss")):
+        points = [(s, r[column]) for s, r in zip(steps, rows)
+                  if len(r) > column and r[column] is not None]
+        if points:
+            ax.plot(*zip(*points), marker=".", label=label)
     ax.plot(steps, [-r[2] for r in rows], marker=".", label="held-out -ELBO")
     if best_step is not None:
         ax.axvline(best_step, color="grey", linestyle="--", label=f"kept: step {best_step}")

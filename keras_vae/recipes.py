@@ -46,11 +46,16 @@ class Recipe:
         train_split: the split trained on, e.g. `"train[:55000]"` to hold
             out the rest of `"train"` for validation.
         validation_split: None, or a split (disjoint from `train_split` and
-            `test_split`) whose mean ELBO is measured after every epoch:
-            training stops when it has not improved by more than `min_delta`
-            nats for `patience` epochs in a row (`steps` is then a cap), and
-            the preset holds the weights of the best epoch
+            `test_split`) measured after every epoch: training stops when
+            its `validation_metric` has not improved by more than
+            `min_delta` nats for `patience` epochs in a row (`steps` is then
+            a cap), and the preset holds the weights of the last improvement
             (`keras_vae.training.HeldOutStopping`).
+        validation_metric: `"elbo"` (the held-out ELBO: the objective of a
+            VAE, and of a beta-VAE once beta is 1) or `"loss"` (the held-out
+            value of the model's own training loss, for models such as
+            MMD-VAE or beta-TCVAE that do not maximize the ELBO, whose ELBO
+            can worsen while their objective improves).
         patience, min_delta: the stopping criterion (see above).
         iwae_samples: k of the importance-weighted bound that `evaluate`
             reports (Burda et al. 2016 report k = 5000).
@@ -71,6 +76,7 @@ class Recipe:
     test_split: str = "test"
     train_split: str = "train"
     validation_split: str = None
+    validation_metric: str = "elbo"
     patience: int = 4
     min_delta: float = 0.2
     iwae_samples: int = 100

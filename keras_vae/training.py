@@ -62,11 +62,12 @@ def train(recipe, out, steps=None, steps_per_epoch=None, seed=0, verbose=1,
     end a preset directory `out/preset` (without metrics: `train_run` and
     `write_preset` write one with them).
 
-    A recipe with a `validation_split` measures the held-out ELBO after
-    every epoch (default: one pass over `train_split`), stops when it has
-    not improved by more than `recipe.min_delta` nats for `recipe.patience`
-    epochs (`steps` is then a cap), and ends with the weights of its best
-    epoch (`HeldOutStopping`); the curve is in `run.json` and the metadata.
+    A recipe with a `validation_split` measures the held-out ELBO and loss
+    after every epoch (default: one pass over `train_split`), stops when its
+    `validation_metric` has not improved by more than `recipe.min_delta`
+    nats for `recipe.patience` epochs (`steps` is then a cap), and ends with
+    the weights of its last improvement (`HeldOutStopping`); the curve is in
+    `run.json` and the metadata.
 
     A rerun into the same `out` resumes from the newest complete checkpoint
     (a damaged one falls back to the previous one, with a warning). It must
@@ -208,7 +209,8 @@ def _train(recipe, out, steps, steps_per_epoch, seed, verbose, tensorboard, data
     if recipe.validation_split:
         stopping = HeldOutStopping(recipes.validation_data(recipe, data_dir), out, manifest,
                                    recipe.validation_split, recipe.patience, recipe.min_delta,
-                                   seed=seed, verbose=verbose)
+                                   metric=recipe.validation_metric,
+                                   batch_size=recipe.batch_size, seed=seed, verbose=verbose)
         callbacks.insert(0, stopping)  # before the checkpoint, which writes the manifest
     if tensorboard:
         logs = os.path.join(out, "logs")
@@ -241,33 +243,41 @@ def _train(recipe, out, steps, steps_per_epoch, seed, verbose, tensorboard, data
 
 
 class HeldOutStopping(keras.callbacks.Callback):
-    """Early stopping on the held-out ELBO, resumable, keeping the best weights.
+    """Early stopping on held-out data, resumable, keeping the best weights.
 
-    After every epoch it measures the mean ELBO of `images`
-    (`keras_vae.evaluation.evaluate_elbo`, one seeded draw of z per image,
-    the same draws each time) and records `[step, training loss, held-out
-    ELBO]` in the run manifest. An ELBO above the best so far by more than
-    `min_delta` nats is an improvement: its weights are written atomically
-    to `out/best.weights.h5`. After `patience` epochs in a row without one,
-    training stops (the criterion of Keras' `EarlyStopping` with
-    `restore_best_weights`, and the early stopping on a validation bound of
-    Burda et al. 2016). The state lives in the manifest, so a resumed run
-    continues the count, and a converged run trains no further.
+    After every epoch it measures, on `images`, the mean ELBO
+    (`keras_vae.evaluation.evaluate_elbo`: one seeded draw of z per image,
+    the same draws each time) and the model's own loss (`model.evaluate`),
+    and records `[step, training loss, held-out ELBO, held-out loss]` in the
+    run manifest. The criterion is one of them (`metric`: `"elbo"`, higher
+    is better, or `"loss"`, lower is better): a value better than the
+    reference by more than `min_delta` nats is an improvement, becomes the
+    reference, and its weights are written atomically to
+    `out/best.weights.h5`. After `patience` epochs in a row without one,
+    training stops: the criterion of Keras' `EarlyStopping` with
+    `restore_best_weights`, on a held-out bound as in Burda et al. 2016. The
+    state lives in the manifest, so a resumed run continues the count, and
+    a converged run trains no further.
     """
 
-    def __init__(self, images, out, manifest, split, patience, min_delta, seed=0, verbose=1):
+    METRICS = ("elbo", "loss")
+
+    def __init__(self, images, out, manifest, split, patience, min_delta, metric="elbo",
+                 batch_size=128, seed=0, verbose=1):
         from keras_vae import _validation
 
         super().__init__()
         self.images = images
         self.out = out
+        self.batch_size = batch_size
         self.seed = seed
         self.verbose = verbose
         self.state = manifest.setdefault("validation", {
-            "split": split, "examples": int(len(images)), "criterion": "held-out ELBO",
+            "split": split, "examples": int(len(images)),
+            "metric": _validation.check_choice("validation_metric", metric, self.METRICS),
             "patience": _validation.check_int("patience", patience, minimum=1),
             "min_delta": _validation.check_float("min_delta", min_delta, minimum=0.0),
-            "best_elbo": None, "best_step": None, "epochs_without_improvement": 0,
+            "best": None, "best_step": None, "epochs_without_improvement": 0,
             "converged": False, "curve": [],
         })
 
@@ -282,23 +292,27 @@ class HeldOutStopping(keras.callbacks.Callback):
         state = self.state
         step = int(keras.ops.convert_to_numpy(self.model.step_counter))
         elbo = evaluate_elbo(self.model, self.images, seed=self.seed)["elbo"]
-        loss = (logs or {}).get("loss")
-        state["curve"].append([step, None if loss is None else round(float(loss), 4),
-                               round(elbo, 4)])
+        loss = float(self.model.evaluate(self.images, batch_size=self.batch_size, verbose=0,
+                                         return_dict=True)["loss"])
+        train_loss = (logs or {}).get("loss")
+        state["curve"].append([step, None if train_loss is None else round(float(train_loss), 4),
+                               round(elbo, 4), round(loss, 4)])
         if logs is not None:
-            logs["val_elbo"] = elbo
-        if state["best_elbo"] is None or elbo > state["best_elbo"] + state["min_delta"]:
+            logs.update(val_elbo=elbo, val_loss=loss)
+        score = elbo if state["metric"] == "elbo" else -loss  # higher is better
+        if state["best"] is None or score > _score(state) + state["min_delta"]:
             _runs.save_weights(self.model, os.path.join(self.out, _runs.BEST))
-            state.update(best_elbo=round(elbo, 4), best_step=step, epochs_without_improvement=0)
+            state.update(best=round(score if state["metric"] == "elbo" else loss, 4),
+                         best_step=step, epochs_without_improvement=0)
         else:
             state["epochs_without_improvement"] += 1
         if state["epochs_without_improvement"] >= state["patience"]:
             state["converged"] = True
             self.model.stop_training = True
         if self.verbose:
-            print(f"step {step}: held-out ELBO {elbo:.3f} (best {state['best_elbo']:.3f} "
-                  f"at step {state['best_step']}"
-                  f"{', converged' if state['converged'] else ''})", flush=True)
+            print(f"step {step}: held-out ELBO {elbo:.3f}, loss {loss:.3f}; best "
+                  f"{state['metric']} {state['best']:.3f} at step {state['best_step']}"
+                  f"{', converged' if state['converged'] else ''}", flush=True)
 
     def restore_best(self, model):
         """Loads the best epoch's weights into `model` (if any epoch was
@@ -310,6 +324,11 @@ class HeldOutStopping(keras.callbacks.Callback):
             model.load_weights(path)
         return {**self.state, "stopped_step": self.state["curve"][-1][0]
                 if self.state["curve"] else None}
+
+
+def _score(state):
+    """The reference value of the criterion, higher is better."""
+    return state["best"] if state["metric"] == "elbo" else -state["best"]
 
 
 class ImageSummaries(keras.callbacks.Callback):

@@ -75,7 +75,7 @@ def test_presets_json_registry(capsys):
 
 def test_a_validated_preset_says_where_it_stopped_and_is_reproduced_without_steps():
     validation = {"split": "train[55000:]", "examples": 5000, "patience": 4, "min_delta": 0.2,
-                  "best_elbo": -237.8441, "best_step": 12870, "converged": True,
+                  "metric": "elbo", "best": -237.8441, "best_step": 12870, "converged": True,
                   "stopped_step": 14586, "curve": [[429, 250.1, -249.0]] * 34}
     meta = {"recipe": "vae_fashion_mnist", "steps": 12870, "learning_rate": 0.001, "seed": 0,
             "batch_size": 128, "train_split": "train[:55000]", "validation": validation}
@@ -85,7 +85,8 @@ def test_a_validated_preset_says_where_it_stopped_and_is_reproduced_without_step
     assert ("Trained on `train[:55000]` and validated after every epoch on `train[55000:]` "
             "(5,000 images") in card
     assert "it stopped at step 14586, after 4 epochs in a row" in card
-    assert "held-out ELBO -237.84 nats at step 12870 (34 epochs measured)" in card
+    assert "by its held-out ELBO: it stopped" in card
+    assert "elbo -237.84 nats at step 12870 (34 epochs measured)" in card
     capped = dict(meta, validation=dict(validation, converged=False))
     assert "reached its cap at step 14586" in model_card.model_card(
         "p", {"class_name": "VAE", "config": {}}, capped)

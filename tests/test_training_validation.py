@@ -43,10 +43,10 @@ def test_the_recorded_elbo_is_the_held_out_elbo_of_the_restored_weights(tmp_path
     run = training.train_run(recipe, tmp_path, steps=20, steps_per_epoch=5, verbose=0)
     state = run.metadata["validation"]
     assert len(state["curve"]) == 4 and not state["converged"]
-    assert state["best_elbo"] == max(row[2] for row in state["curve"])
+    assert state["metric"] == "elbo" and state["best"] == max(row[2] for row in state["curve"])
     held_out = datasets.load("digits", "train", as_numpy=True, shuffle=False)[1200:]
     elbo = evaluation.evaluate_elbo(run.model, held_out, seed=0)["elbo"]
-    assert elbo == pytest.approx(state["best_elbo"], abs=1e-3)
+    assert elbo == pytest.approx(state["best"], abs=1e-3)
     losses = [row[1] for row in state["curve"]]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
 
@@ -75,9 +75,28 @@ def test_the_training_split_is_part_of_what_a_run_is(tmp_path):
         training.train_run(VALIDATING, tmp_path, steps=3, verbose=0)
 
 
-def test_validation_settings_are_checked(tmp_path):
-    recipe = dataclasses.replace(VALIDATING, patience=0)
-    with pytest.raises(ValueError, match="patience"):
+def test_the_loss_criterion_follows_the_held_out_training_loss(tmp_path):
+    # An MMD-VAE does not maximize the ELBO: its criterion is its own loss.
+    recipe = dataclasses.replace(
+        VALIDATING, model="MMDVAE", validation_metric="loss", learning_rate=1e-2,
+        min_delta=0.0, patience=5,
+        model_kwargs={k: v for k, v in TINY.model_kwargs.items()
+                      if k not in ("beta", "schedule", "beta_end", "anneal_steps")})
+    run = training.train_run(recipe, tmp_path, steps=15, steps_per_epoch=5, verbose=0)
+    state = run.metadata["validation"]
+    assert state["metric"] == "loss" and len(state["curve"]) == 3
+    assert state["best"] == min(row[3] for row in state["curve"])
+    assert state["best_step"] == min(state["curve"], key=lambda row: row[3])[0]
+    held_out = datasets.load("digits", "train", as_numpy=True, shuffle=False)[1200:]
+    loss = run.model.evaluate(held_out, batch_size=recipe.batch_size, verbose=0,
+                              return_dict=True)["loss"]
+    assert loss == pytest.approx(state["best"], rel=0.05)  # z is sampled anew
+
+
+@pytest.mark.parametrize("field, value", [("patience", 0), ("validation_metric", "nll")])
+def test_validation_settings_are_checked(tmp_path, field, value):
+    recipe = dataclasses.replace(VALIDATING, **{field: value})
+    with pytest.raises(ValueError, match=field):
         training.train_run(recipe, tmp_path, steps=1, verbose=0)
 
 
@@ -95,6 +114,6 @@ def test_the_cli_reports_the_stop_and_draws_the_learning_curve(tmp_path, capsys)
                      "--out", str(out), "--no-export", "--verbose", "0"]) == 0
     printed = capsys.readouterr().out
     assert "trained validating_digits to step 4 in" in printed and "(converged)" in printed
-    assert "kept step 2, held-out ELBO" in printed
+    assert "kept step 2, held-out elbo" in printed
     assert (out / "figures" / "learning_curve.png").is_file()
     assert json.loads((out / "preset" / "metadata.json").read_text())["steps"] == 2

@@ -98,7 +98,8 @@ def run_train(args):
     if validation:
         print(f"trained {recipe.name} to step {validation['stopped_step']} in "
               f"{run.seconds:.0f}s ({'converged' if validation['converged'] else 'at its cap'}); "
-              f"kept step {validation['best_step']}, held-out ELBO {validation['best_elbo']:.3f}")
+              f"kept step {validation['best_step']}, held-out {validation['metric']} "
+              f"{validation['best']:.3f}")
     else:
         print(f"trained {recipe.name} for {steps or recipe.steps} steps in {run.seconds:.0f}s")
     metrics = _evaluate_and_report(model, recipe, args.seed, args.data_dir, args.quick)
