@@ -30,13 +30,16 @@ _PRESET_FILES = ("config.json", "model.weights.h5", "metadata.json")
 SCHEMES = ("file", "hf", "kaggle")
 
 
-def split_handle(handle):
-    """Returns `(scheme, rest)` of `"scheme://rest"`, or `(None, handle)`."""
+def split_handle(handle, name="handle"):
+    """Returns `(scheme, rest)` of `"scheme://rest"`, or `(None, handle)`.
+
+    `name` is the argument named in the TypeError for a non-string.
+    """
     if not isinstance(handle, (str, os.PathLike)):
         raise TypeError(
-            "Argument `handle` must be a preset name, a directory or a "
+            f"Argument `{name}` must be a preset name, a directory or a "
             "`file://`, `hf://` or `kaggle://` handle (a string). "
-            f"Received: handle={handle!r} of type {type(handle).__name__}"
+            f"Received: {name}={handle!r} of type {type(handle).__name__}"
         )
     text = os.fspath(handle)
     if "://" not in text:

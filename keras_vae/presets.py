@@ -103,12 +103,7 @@ def resolve(name_or_dir):
             `hf://` or `kaggle://` handle (fetched into the hub client's
             cache; see `keras_vae.hub`).
     """
-    if not isinstance(name_or_dir, (str, os.PathLike)):
-        raise TypeError(
-            "Argument `name_or_dir` must be a preset name, a directory path or "
-            "a file://, hf:// or kaggle:// handle. "
-            f"Received: name_or_dir={name_or_dir!r}"
-        )
+    scheme, _ = hub.split_handle(name_or_dir, "name_or_dir")  # TypeError if not a string
     path = os.fspath(name_or_dir)
     if not path.strip():
         raise ValueError(
@@ -116,7 +111,7 @@ def resolve(name_or_dir):
             "keras_vae.presets.list_presets()), a preset directory or a file://, "
             f"hf:// or kaggle:// handle. Received: name_or_dir={path!r}"
         )
-    if hub.split_handle(path)[0] is not None:
+    if scheme is not None:
         path = hub.fetch(path)
         if not os.path.isdir(path):
             raise ValueError(f"The preset handle {name_or_dir!r} points at {path!r}, "

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_vae
-from testing import tiny_model, variable_value
+from testing import keras_file_round_trip, tiny_model, variable_value
 from keras_vae import estimators
 
 
@@ -117,9 +117,7 @@ def test_annealed_defaults_config_and_arguments(digits, tmp_path):
     assert "schedule" not in config and "beta" not in config
     model.compile()
     model.fit(x[:64], batch_size=32, verbose=0)
-    path = str(tmp_path / "annealed.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = keras_file_round_trip(model, tmp_path, "annealed.keras")
     assert type(loaded) is keras_vae.AnnealedVAE and loaded.get_config() == config
     assert int(variable_value(loaded.step_counter)) == 2
     for kwargs, error, match in [(dict(c_max=-1.0), ValueError, "c_max"),

@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 import keras_vae
-from testing import BACKEND, tiny_model, variable_value
+from testing import BACKEND, keras_file_round_trip, tiny_model, variable_value
 from keras_vae import estimators
 from keras_vae.models.factor_vae import Discriminator
 
@@ -248,6 +248,18 @@ def _continue(model, x):
     return [variable_value(w) for w in model.weights]
 
 
+def _check_resumes(clone, model, x):
+    """`clone` holds `model`'s optimizer states, both of them, and training
+    it continues exactly where the original continues."""
+    state, restored = _optimizer_state(model), _optimizer_state(clone)
+    assert len(state) == len(restored)
+    for a, b in zip(state, restored):
+        np.testing.assert_array_equal(a, b)
+    _same_draws(clone, model)
+    for a, b in zip(_continue(clone, x), _continue(model, x)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_weights_file_resumes_both_optimizers(trained, digits, tmp_path):
     x, _ = digits
     model, _ = trained
@@ -257,36 +269,22 @@ def test_weights_file_resumes_both_optimizers(trained, digits, tmp_path):
     clone.compile(optimizer=keras.optimizers.Adam(3e-3),
                   discriminator_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.9))
     clone.load_weights(path)
-    state, restored = _optimizer_state(model), _optimizer_state(clone)
-    assert len(state) == len(restored) > 2 * len(model.trainable_variables)
-    for a, b in zip(state, restored):
-        np.testing.assert_array_equal(a, b)
+    assert len(_optimizer_state(clone)) > 2 * len(model.trainable_variables)
     # The discriminator's Adam moments are among them, and non-zero.
     moments = [variable_value(v) for v in clone.discriminator_optimizer.variables
                if tuple(v.shape) == (16, 16)]
     assert moments and all(np.abs(m).sum() > 0 for m in moments)
-    # Resuming continues exactly where the original continues.
-    _same_draws(clone, model)
-    for a, b in zip(_continue(clone, x), _continue(model, x)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    _check_resumes(clone, model, x)
 
 
 def test_keras_file_resumes_both_optimizers(trained, digits, tmp_path):
     x, _ = digits
     model, _ = trained
-    path = str(tmp_path / "factor.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert type(loaded) is keras_vae.FactorVAE
-    assert loaded.get_config() == model.get_config()
+    loaded = keras_file_round_trip(model, tmp_path, "factor.keras")
     d = loaded.discriminator_optimizer
     assert isinstance(d, keras.optimizers.Adam) and (d.beta_1, d.beta_2) == (0.5, 0.9)
     assert float(variable_value(d.learning_rate)) == pytest.approx(1e-3)
-    for a, b in zip(_optimizer_state(model), _optimizer_state(loaded)):
-        np.testing.assert_array_equal(a, b)
-    _same_draws(loaded, model)
-    for a, b in zip(_continue(loaded, x), _continue(model, x)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    _check_resumes(loaded, model, x)
 
 
 def test_preset_and_export_serve_the_encoder_and_decoder(trained, digits, tmp_path):

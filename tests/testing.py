@@ -156,6 +156,17 @@ def check_loss_identity(model, batch, penalty):
         assert result["kl_loss"] == pytest.approx(kl, rel=1e-4)
 
 
+def keras_file_round_trip(model, tmp_path, name="model.keras"):
+    """Saves `model` as `tmp_path/name` and loads it back: the same class and
+    config. Returns the loaded model."""
+    path = str(tmp_path / name)
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    return loaded
+
+
 def check_round_trips(model, batch, tmp_path):
     """`.keras` (compiled, resumable), `.weights.h5` and preset round trips."""
     import keras_vae
@@ -164,11 +175,7 @@ def check_round_trips(model, batch, tmp_path):
     reconstruction = model.predict(batch)
     steps = int(variable_value(model.step_counter))
 
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert type(loaded) is cls
-    assert loaded.get_config() == model.get_config()
+    loaded = keras_file_round_trip(model, tmp_path)
     np.testing.assert_allclose(loaded.predict(batch), reconstruction, atol=1e-6)
     assert int(variable_value(loaded.step_counter)) == steps
     assert int(variable_value(loaded.optimizer.iterations)) == steps

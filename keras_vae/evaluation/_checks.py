@@ -26,21 +26,10 @@ def check_codes(name, codes, ndim=2, layout="(num_samples, num_latents)"):
     """
     codes = as_array(name, codes)
     if codes.dtype == bool or not np.issubdtype(codes.dtype, np.number):
-        raise TypeError(
-            f"Argument `{name}` must be a real-valued (float or int) array. "
-            f"Received: {name}.dtype={codes.dtype}"
-        )
+        raise _dtype_error(name, codes, "be a real-valued (float or int) array")
     if np.iscomplexobj(codes):
-        raise TypeError(
-            f"Argument `{name}` must be real-valued, not complex. "
-            f"Received: {name}.dtype={codes.dtype}"
-        )
-    check_rank(name, codes, ndim, layout)
-    if 0 in codes.shape:
-        raise ValueError(
-            f"Argument `{name}` must contain at least one sample and one "
-            f"column. Received: {name}.shape={codes.shape}"
-        )
+        raise _dtype_error(name, codes, "be real-valued, not complex")
+    _check_rank_and_size(name, codes, ndim, layout, "column")
     check_all_finite(name, codes)
     return np.asarray(codes, dtype=np.float64)  # no copy if float64
 
@@ -57,16 +46,8 @@ def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
     if factors.dtype == bool:
         factors = factors.astype(np.int64)
     if not np.issubdtype(factors.dtype, np.number) or np.iscomplexobj(factors):
-        raise TypeError(
-            f"Argument `{name}` must hold integer factor classes. "
-            f"Received: {name}.dtype={factors.dtype}"
-        )
-    check_rank(name, factors, ndim, layout)
-    if 0 in factors.shape:
-        raise ValueError(
-            f"Argument `{name}` must contain at least one sample and one "
-            f"factor. Received: {name}.shape={factors.shape}"
-        )
+        raise _dtype_error(name, factors, "hold integer factor classes")
+    _check_rank_and_size(name, factors, ndim, layout, "factor")
     if not np.issubdtype(factors.dtype, np.integer):
         check_all_finite(name, factors)
         if np.any(factors != np.round(factors)):
@@ -78,6 +59,22 @@ def check_factors(name, factors, ndim=2, layout="(num_samples, num_factors)"):
                 f"{float(factors[factors != np.round(factors)][0])}"
             )
     return factors.astype(np.int64)
+
+
+def _dtype_error(name, array, expected):
+    return TypeError(
+        f"Argument `{name}` must {expected}. Received: {name}.dtype={array.dtype}"
+    )
+
+
+def _check_rank_and_size(name, array, ndim, layout, column):
+    """`check_rank`, and at least one sample and one `column`."""
+    check_rank(name, array, ndim, layout)
+    if 0 in array.shape:
+        raise ValueError(
+            f"Argument `{name}` must contain at least one sample and one "
+            f"{column}. Received: {name}.shape={array.shape}"
+        )
 
 
 def check_group_codes(train_codes, train_factor_index, eval_codes, eval_factor_index,
@@ -212,6 +209,25 @@ def per_factor(values, scored):
     out = np.full(scored.shape[0], np.nan)
     out[scored] = values
     return out
+
+
+def gap_score(name, matrix_name, matrix, scored, protocol, normalizer=1.0):
+    """The result dict of a gap score (MIG, SAP).
+
+    `matrix` `(num_latents, num_factors)` scores each code dimension for each
+    factor; a factor's gap is the difference of its two largest scores
+    (`top_two_gap`) divided by `normalizer` (one per scored factor, or a
+    scalar). The dict holds the mean gap over the scored factors as `name`,
+    the gaps as `name + "_per_factor"` (NaN for skipped factors), `matrix`
+    as `matrix_name`, and `protocol`.
+    """
+    gaps = top_two_gap(matrix[:, scored]) / normalizer
+    return {
+        name: float(np.mean(gaps)),
+        f"{name}_per_factor": per_factor(gaps, scored),
+        matrix_name: matrix,
+        "protocol": protocol,
+    }
 
 
 def protocol(name, variant, reference, seed=None, **sizes):

@@ -221,23 +221,41 @@ def sample_groups(ground_truth_data, representation_fn, random_state,
     return np.concatenate(features, axis=0), fixed
 
 
-def sample_train_test(ground_truth_data, representation_fn, random_state,
-                      num_train, num_test, batch_size, exclude_factors=()):
-    """Validated counts, then train and test `(codes, factors)` drawn in order.
+def sample_train_eval_groups(ground_truth_data, representation_fn, random_state,
+                             varying, num_train, num_eval, group_size, paired,
+                             reduce):
+    """`sample_groups` of `num_train` training, then `num_eval` evaluation points.
 
-    Returns `(train, test, excluded)` for the metrics fitted on one sample and
-    scored on another (DCI, SAP).
+    Returns:
+        `(train_features, train_fixed, eval_features, eval_fixed)`.
+    """
+    train = sample_groups(ground_truth_data, representation_fn, random_state,
+                          varying, num_train, group_size, paired, reduce)
+    evaluation = sample_groups(ground_truth_data, representation_fn,
+                               random_state, varying, num_eval, group_size,
+                               paired, reduce)
+    return train + evaluation
+
+
+def score_train_test(score, ground_truth_data, representation_fn, random_state,
+                     num_train, num_test, batch_size, exclude_factors=()):
+    """A metric fitted on one sample and scored on another (DCI, SAP).
+
+    Validates the counts, draws `num_train` training then `num_test` test
+    `(codes, factors)` and returns `score(codes, factors, test_codes,
+    test_factors, exclude_factors=excluded)` with the seed in its protocol.
     """
     num_train = check_int("num_train", num_train, minimum=2)
     num_test = check_int("num_test", num_test, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
-    random_state, _, excluded = prepare(ground_truth_data, random_state,
-                                        exclude_factors)
+    state, _, excluded = prepare(ground_truth_data, random_state,
+                                 exclude_factors)
     train = sample_codes(ground_truth_data, representation_fn, num_train,
-                         random_state, batch_size)
+                         state, batch_size)
     test = sample_codes(ground_truth_data, representation_fn, num_test,
-                        random_state, batch_size)
-    return train, test, excluded
+                        state, batch_size)
+    return with_sampling(score(*train, *test, exclude_factors=excluded),
+                         random_state)
 
 
 def seed_of(random_state):

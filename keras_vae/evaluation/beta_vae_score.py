@@ -170,18 +170,12 @@ def compute_beta_vae_score(ground_truth_data, representation_function,
     num_eval = check_int("num_eval", num_eval, minimum=1)
     variant = check_choice("variant", variant, VARIANTS)
     state, varying, _ = _sampling.prepare(ground_truth_data, random_state)
-    train_x, train_y = _sampling.sample_groups(
+    groups = _sampling.sample_train_eval_groups(
         ground_truth_data, representation_function, state, varying,
-        num_train, batch_size, True, _pair_features,
-    )
-    eval_x, eval_y = _sampling.sample_groups(
-        ground_truth_data, representation_function, state, varying,
-        num_eval, batch_size, True, _pair_features,
+        num_train, num_eval, batch_size, True, _pair_features,
     )
     return _sampling.with_sampling(
-        _beta_vae_accuracies(train_x, train_y, eval_x, eval_y, variant,
-                             batch_size),
-        random_state,
+        _beta_vae_accuracies(*groups, variant, batch_size), random_state,
     )
 
 

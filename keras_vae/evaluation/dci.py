@@ -9,6 +9,8 @@ informativeness its train and test accuracy. The variant
 `"boosted_stumps"` is this library's deterministic regression estimator.
 """
 
+import functools
+
 import numpy as np
 
 from keras_vae._validation import check_choice
@@ -249,11 +251,9 @@ def compute_dci(ground_truth_data, representation_function, random_state,
     Returns:
         The dict of `dci_from_codes`, its `"protocol"` with the seed.
     """
-    train, test, excluded = _sampling.sample_train_test(
-        ground_truth_data, representation_function, random_state, num_train,
-        num_test, batch_size, exclude_factors)
-    return _sampling.with_sampling(
-        dci_from_codes(*train, *test, excluded, num_rounds, learning_rate,
-                       num_bins, variant),
-        random_state,
-    )
+    score = functools.partial(dci_from_codes, num_rounds=num_rounds,
+                              learning_rate=learning_rate, num_bins=num_bins,
+                              variant=variant)
+    return _sampling.score_train_test(
+        score, ground_truth_data, representation_function, random_state,
+        num_train, num_test, batch_size, exclude_factors)

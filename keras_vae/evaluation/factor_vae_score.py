@@ -189,16 +189,11 @@ def compute_factor_vae_score(ground_truth_data, representation_function,
     )
 
     def vote(reduce):
-        train_dims, train_y = _sampling.sample_groups(
+        groups = _sampling.sample_train_eval_groups(
             ground_truth_data, representation_function, state, varying,
-            num_train, batch_size, False, reduce,
+            num_train, num_eval, batch_size, False, reduce,
         )
-        eval_dims, eval_y = _sampling.sample_groups(
-            ground_truth_data, representation_function, state, varying,
-            num_eval, batch_size, False, reduce,
-        )
-        return _majority_vote_accuracies(train_dims, train_y, eval_dims,
-                                         eval_y, global_codes.shape[1])
+        return _majority_vote_accuracies(*groups, global_codes.shape[1])
 
     protocol = _protocol(num_train, num_eval, batch_size,
                          num_variance_estimate, prune_threshold)

@@ -76,18 +76,12 @@ def mig_from_codes(codes, factors, num_bins=20,
     mutual_info[:, scored] = _info.discrete_mutual_info(
         _info.discretize(codes, num_bins), labels
     )
-    gaps = _checks.top_two_gap(mutual_info[:, scored]) / (
-        _info.discrete_entropy(labels))
-    return {
-        "mig": float(np.mean(gaps)),
-        "mig_per_factor": _checks.per_factor(gaps, scored),
-        "mutual_info": mutual_info,
-        "protocol": _checks.protocol(
-            "disentanglement_lib", "histogram", DISENTANGLEMENT_LIB,
-            num_train=int(codes.shape[0]), num_bins=num_bins,
-            codes="mean",
-        ),
-    }
+    protocol = _checks.protocol(
+        "disentanglement_lib", "histogram", DISENTANGLEMENT_LIB,
+        num_train=int(codes.shape[0]), num_bins=num_bins, codes="mean",
+    )
+    return _checks.gap_score("mig", "mutual_info", mutual_info, scored, protocol,
+                             normalizer=_info.discrete_entropy(labels))
 
 
 def compute_mig(ground_truth_data, representation_function, random_state,
@@ -220,19 +214,14 @@ def mig_chen2018_from_posteriors(means, log_vars, factors, random_state,
             axis=0)
         mutual_info[:, k] = np.maximum(marginal - conditional, 0.0)
         normalizer.append(np.log(values.size))
-    gaps = _checks.top_two_gap(mutual_info[:, scored]) / np.asarray(
-        normalizer)
-    return {
-        "mig": float(np.mean(gaps)),
-        "mig_per_factor": _checks.per_factor(gaps, scored),
-        "mutual_info": mutual_info,
-        "protocol": _checks.protocol(
-            "chen2018", "sampled_posterior", CHEN2018,
-            seed=_sampling.seed_of(random_state),
-            num_points=int(means.shape[0]), num_samples=num_samples,
-            excluded_factors=np.flatnonzero(~scored).tolist(),
-        ),
-    }
+    protocol = _checks.protocol(
+        "chen2018", "sampled_posterior", CHEN2018,
+        seed=_sampling.seed_of(random_state),
+        num_points=int(means.shape[0]), num_samples=num_samples,
+        excluded_factors=np.flatnonzero(~scored).tolist(),
+    )
+    return _checks.gap_score("mig", "mutual_info", mutual_info, scored, protocol,
+                             normalizer=np.asarray(normalizer))
 
 
 def _factor_grid(num_values):

@@ -9,6 +9,8 @@ solution, `_svm`). The variant `"threshold"` is this library's
 chance-corrected histogram classifier.
 """
 
+import functools
+
 import numpy as np
 
 from keras_vae._validation import check_choice
@@ -186,13 +188,7 @@ def sap_from_codes(codes, factors, test_codes=None, test_factors=None,
             "none (this library's chance-corrected classifier)", **sizes)
     score_matrix = np.full((codes.shape[1], factors.shape[1]), np.nan)
     score_matrix[:, scored] = scores
-    gaps = _checks.top_two_gap(scores)
-    return {
-        "sap": float(np.mean(gaps)),
-        "sap_per_factor": _checks.per_factor(gaps, scored),
-        "score_matrix": score_matrix,
-        "protocol": protocol,
-    }
+    return _checks.gap_score("sap", "score_matrix", score_matrix, scored, protocol)
 
 
 def compute_sap(ground_truth_data, representation_function, random_state,
@@ -206,24 +202,17 @@ def compute_sap(ground_truth_data, representation_function, random_state,
     `sap_from_codes` (see there for the variants).
 
     Args:
-        ground_truth_data: a GroundTruthData dataset.
-        representation_function: callable, observations -> codes `(n, d)`.
-        random_state: int seed, `np.random.RandomState` or `Generator`.
-        num_train: int >= 2, number of training points.
-        num_test: int >= 1, number of test points.
-        batch_size: int >= 1, observations per `representation_function`
-            call.
+        ground_truth_data, representation_function, random_state,
+            num_train, num_test, batch_size: the dataset, encoder, seed and
+            sample sizes, as in `compute_dci`.
         continuous_factors, num_bins, exclude_factors, adjusted, variant:
             see `sap_from_codes`.
 
     Returns:
         The dict of `sap_from_codes`, its `"protocol"` with the seed.
     """
-    train, test, excluded = _sampling.sample_train_test(
-        ground_truth_data, representation_function, random_state, num_train,
-        num_test, batch_size, exclude_factors)
-    return _sampling.with_sampling(
-        sap_from_codes(*train, *test, continuous_factors, num_bins, excluded,
-                       adjusted, variant),
-        random_state,
-    )
+    score = functools.partial(sap_from_codes, continuous_factors=continuous_factors,
+                              num_bins=num_bins, adjusted=adjusted, variant=variant)
+    return _sampling.score_train_test(
+        score, ground_truth_data, representation_function, random_state,
+        num_train, num_test, batch_size, exclude_factors)

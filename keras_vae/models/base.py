@@ -108,22 +108,15 @@ class BaseVAE(_keras_compat.KerasCompatMixin, CheckedTrainingMixin, keras.Model)
 
         # === Layers ===
         self.likelihood = likelihoods_lib.get(likelihood)
+        # A network passed in is custom (serialized whole by get_config).
+        self._custom_encoder = encoder is not None
+        self._custom_decoder = decoder is not None
         if encoder is None:
-            encoder = networks.build_encoder(
-                self._image_shape, self.latent_dim, self.architecture,
-                **self.network_kwargs,
-            )
-            self._custom_encoder = False
-        else:
-            self._custom_encoder = True
+            encoder = networks.build_encoder(self._image_shape, self.latent_dim,
+                                             self.architecture, **self.network_kwargs)
         if decoder is None:
-            decoder = networks.build_decoder(
-                self._image_shape, self.latent_dim, self.architecture,
-                **self.network_kwargs,
-            )
-            self._custom_decoder = False
-        else:
-            self._custom_decoder = True
+            decoder = networks.build_decoder(self._image_shape, self.latent_dim,
+                                             self.architecture, **self.network_kwargs)
         _check_network(encoder, "encoder", (None,) + self._image_shape,
                        [(None, self.latent_dim)] * 2)
         _check_network(decoder, "decoder", (None, self.latent_dim),
