@@ -174,6 +174,7 @@ def model_card(name, config, metadata, figures=None):
                 described = ", ".join(f"{k}={v}" for k, v in sorted(protocol.items())) \
                     if isinstance(protocol, dict) else str(protocol)
                 out.append(f"- {_METRIC_NAMES.get(key, key)}: {described}")
+    out += _study_section(metadata.get("study"))
     if figures:
         out += ["", "## Figures", ""]
         out += [f"![{caption}]({path})" for caption, path in figures.items()]
@@ -185,6 +186,33 @@ def model_card(name, config, metadata, figures=None):
             "training budget named; they are not the literature's converged results "
             "unless the steps say so.", ""]
     return "\n".join(out)
+
+
+_SEED_COLUMNS = (("mig", "MIG"), ("factor_vae_score", "FactorVAE"),
+                 ("dci_disentanglement", "DCI D"), ("sap", "SAP"), ("test_elbo", "test ELBO"))
+
+
+def _study_section(study):
+    """The seeds of the study this preset was chosen from, as a table."""
+    if not study or not study.get("seeds"):
+        return []
+    seeds = study["seeds"]
+    columns = [(k, t) for k, t in _SEED_COLUMNS if any(k in m for m in seeds.values())]
+    out = ["", "## Seeds", "",
+           f"This preset is the run of {study['selected_by']} among {len(seeds)} seeds of the "
+           f"study `{study['study']}` (setting: {study['setting']}). Disentanglement scores "
+           "vary more between seeds than between methods (Locatello et al. 2019): compare "
+           "methods by the median and spread, not by one run.", "",
+           "| seed | " + " | ".join(t for _, t in columns) + " |",
+           "| --- | " + " | ".join("---:" for _ in columns) + " |"]
+    for seed, metrics in sorted(seeds.items(), key=lambda item: int(item[0])):
+        out.append(f"| {seed} | " + " | ".join(_format(metrics.get(k)) if k in metrics
+                                                 else "-" for k, _ in columns) + " |")
+    spread = study.get("spread", {})
+    out.append("| median [IQR] | " + " | ".join(
+        f"{_format(spread[k]['median'])} [{_format(spread[k]['q25'])}, "
+        f"{_format(spread[k]['q75'])}]" if k in spread else "-" for k, _ in columns) + " |")
+    return out
 
 
 def training_command(metadata):

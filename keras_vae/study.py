@@ -361,3 +361,68 @@ def report(study, out, runs=None):
     with _atomic.atomic_open(os.path.join(out, "study.md")) as f:
         f.write("\n".join(text) + "\n")
     return rows
+
+
+def median_runs(study, out, metric="mig", runs=None):
+    """For every setting whose seeds have all finished, the run of median `metric`.
+
+    With an even number of seeds the lower of the two middle runs is taken;
+    ties go to the smaller seed.
+
+    Returns:
+        `{(method, setting): (run, [(run, metrics) of every seed])}`.
+    """
+    study = get_study(study)
+    runs = plan(study) if runs is None else runs
+    finished = dict(((r.method, r.setting, r.seed), (r, m)) for r, m in collect(out, runs))
+    chosen = {}
+    for key in sorted({(r.method, r.setting) for r in runs}):
+        members = [finished.get(key + (r.seed,)) for r in runs if (r.method, r.setting) == key]
+        if not members or any(m is None for m in members):
+            continue  # not every seed has finished
+        if any(not isinstance(m.get(metric), (int, float)) for _, m in members):
+            raise ValueError(f"Every run of {key[0]} ({key[1]}) must report {metric!r} to pick "
+                             f"the median run. Received: metrics {sorted(members[0][1])}")
+        ranked = sorted(members, key=lambda rm: (rm[1][metric], rm[0].seed))
+        chosen[key] = (ranked[(len(ranked) - 1) // 2][0], members)
+    return chosen
+
+
+def ship_presets(study, out, destination, metric="mig", runs=None):
+    """Copies each setting's median-`metric` run's preset to `destination/<recipe>`.
+
+    The copied `metadata.json` gains a `"study"` record: the study, the
+    setting, how the run was chosen, every seed's metrics and each metric's
+    median and interquartile range; the model card is written again from it.
+    Each preset directory is replaced atomically.
+
+    Returns:
+        `{recipe: preset directory}` of the presets written.
+    """
+    import shutil
+
+    from keras_vae import model_card
+    from keras_vae._export import staging
+
+    study = get_study(study)
+    written = {}
+    for (method, setting), (run, members) in median_runs(study, out, metric, runs).items():
+        source = os.path.join(out, RUNS_DIR, run.name, "preset")
+        with open(os.path.join(source, "metadata.json")) as f:
+            metadata = json.load(f)
+        summary = aggregate([(r, m) for r, m in members])[0]["metrics"]
+        metadata["study"] = {
+            "study": study.name, "setting": setting, "selected_by": f"median {metric}",
+            "seeds": {str(r.seed): {k: v for k, v in m.items() if isinstance(v, (int, float))}
+                      for r, m in members},
+            "spread": {k: summary[k] for k, _ in TABLE_METRICS if k in summary},
+        }
+        target = os.path.join(os.fspath(destination), method)
+        with staging.staged_directory(target, overwrite=True) as tmp:
+            for name in os.listdir(source):
+                if name != "metadata.json":
+                    shutil.copy2(os.path.join(source, name), tmp)
+            _atomic.write_json(os.path.join(tmp, "metadata.json"), metadata)
+            model_card.write_model_card(tmp, name=method)
+        written[method] = target
+    return written

@@ -100,3 +100,36 @@ def test_tiny_study_resumes_reports_and_estimates(tmp_path):
     config = json.loads((out / "runs" / "tiny_beta__beta-3__seed1" / "preset" /
                          "config.json").read_text())
     assert config["config"]["beta"] == 3.0
+
+
+def test_ship_presets_copies_the_median_seed_with_every_seeds_metrics(tmp_path):
+    import keras_vae
+    from keras_vae import presets
+    from testing import tiny_model
+
+    vae, beta = _recipes(tmp_path)
+    spec = study.Study(name="t", grid={vae: {}, beta: {"beta": (4.0,)}}, seeds=(0, 1, 2),
+                       steps=7)
+    out = tmp_path / "study"
+    migs = {0: 0.30, 1: 0.10, 2: 0.20}  # median: seed 2
+    for run in study.plan(spec):
+        if run.method == "tiny_beta" and run.seed == 2:
+            continue  # an unfinished setting is not shipped
+        model = tiny_model(keras_vae.VAE, seed=run.seed)
+        presets.save_preset(model, out / "runs" / run.name / "preset", metadata={
+            "recipe": run.method, "steps": run.steps, "seed": run.seed,
+            "metrics": {"mig": migs[run.seed], "test_elbo": -50.0 - run.seed}})
+    shipped = study.ship_presets(spec, out, tmp_path / "zoo")
+    assert list(shipped) == ["tiny_vae"]
+    loaded = keras_vae.from_preset(shipped["tiny_vae"])
+    meta = loaded.preset_metadata
+    assert meta["seed"] == 2 and meta["study"]["selected_by"] == "median mig"
+    assert meta["study"]["seeds"] == {str(s): {"mig": migs[s], "test_elbo": -50.0 - s}
+                                      for s in (0, 1, 2)}
+    assert meta["study"]["spread"]["mig"] == pytest.approx(
+        {"median": 0.2, "q25": 0.15, "q75": 0.25})
+    card = (tmp_path / "zoo" / "tiny_vae" / "README.md").read_text()
+    assert "## Seeds" in card and "median mig among 3 seeds" in card
+    assert "| median [IQR] | 0.2 [0.15, 0.25] |" in card
+    with pytest.raises(ValueError, match="must report 'dci'"):
+        study.ship_presets(spec, out, tmp_path / "zoo2", metric="dci")

@@ -164,6 +164,10 @@ def add_study(subparsers):
                              "probe runs per recipe), then stop")
     parser.add_argument("--report", action="store_true",
                         help="only write the report from the finished runs")
+    parser.add_argument("--ship-presets", metavar="DIR", default=None,
+                        help="after the report, copy each setting's median-MIG run (all its "
+                             "seeds finished) to DIR/RECIPE as a preset recording every "
+                             "seed's metrics")
     arguments.add_quick_argument(parser)
     parser.set_defaults(handler=run_study)
 
@@ -174,16 +178,18 @@ def run_study(args):
     spec = study.get_study(args.study)
     out = args.out or os.path.join("studies", spec.name)
     runs = study.plan(spec, steps=args.steps, seeds=args.seeds)
-    if args.report:
-        study.report(spec, out, runs)
-        print(f"wrote {os.path.join(out, 'study.md')}")
-        return 0
     if args.plan:
         _print_plan(study, spec, out, runs, args.quick)
         return 0
-    rows = study.run_study(spec, out, steps=args.steps, seeds=args.seeds, quick=args.quick)
-    print(study.markdown_table(rows))
+    if args.report:
+        study.report(spec, out, runs)
+    else:
+        rows = study.run_study(spec, out, steps=args.steps, seeds=args.seeds, quick=args.quick)
+        print(study.markdown_table(rows))
     print(f"wrote {os.path.join(out, 'study.md')}")
+    if args.ship_presets:
+        for recipe, path in study.ship_presets(spec, out, args.ship_presets, runs=runs).items():
+            print(f"shipped {recipe}'s median-MIG seed to {path}")
     return 0
 
 
