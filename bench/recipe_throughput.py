@@ -73,6 +73,7 @@ import time
 import _harness
 from _results_md import RECIPE_BACKENDS
 from _results_md import RECIPE_STAGES
+from _results_md import fill
 from _results_md import recipes_md
 
 BACKENDS = RECIPE_BACKENDS
@@ -420,6 +421,9 @@ def _parse(argv):
     parser.add_argument("--timeout", type=float, default=900,
                         help="seconds allowed to one backend's process")
     parser.add_argument("--json", help="write all measurements to this file")
+    parser.add_argument("--results", metavar="PATH",
+                        help="also fill the `recipes` block of this RESULTS.md (the other "
+                             "blocks are left as they are; bench/run_all.py fills them all)")
     return parser.parse_args(argv)
 
 
@@ -465,10 +469,22 @@ def measure(args):
 def main(argv=None):
     args = _parse(argv)
     report = measure(args)
-    print(recipes_md(report))
+    table = recipes_md(report)
+    print(table)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
+    if args.results:
+        with open(args.results) as f:
+            template = f.read()
+        shown = list(sys.argv[1:] if argv is None else argv)
+        if "--json" in shown:  # where the measurements were saved: not part of the run
+            del shown[shown.index("--json"):shown.index("--json") + 2]
+        command = "python bench/recipe_throughput.py " + " ".join(shown)
+        header = (f"Run {report['machine']['date']} with `{command}`; load average (1 min) "
+                  f"{report['load_before']} before, {report['load_after']} after.\n\n")
+        with open(args.results, "w") as f:
+            f.write(fill(template, {"recipes": header + table}))
     return 0
 
 

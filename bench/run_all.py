@@ -1,10 +1,12 @@
 """Runs every benchmark of bench/ and rewrites bench/RESULTS.md.
 
-    python bench/run_all.py            # ~12 min on the 2-core CPU when it is quiet
+    python bench/run_all.py            # ~18 min on the 2-core CPU when it is quiet
+    python bench/run_all.py --recipe-rounds 0   # without the recipe path: ~12 min
 
-On a loaded machine the training benchmarks take longer; when they have
-used 13.5 minutes (`--skip-other-after`), the quick data, metric and
-export benchmarks are skipped so that the whole run stays under 15 minutes.
+On a loaded machine the training benchmarks take longer; when they (and the
+recipe path) have used 13.5 minutes (`--skip-other-after`), the quick data,
+metric and export benchmarks are skipped so that the run does not grow
+further.
 
 `--save-json PATH` keeps every measurement; `--render-only PATH` rewrites
 RESULTS.md from such a file without measuring (after editing the prose).
