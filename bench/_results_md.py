@@ -22,6 +22,7 @@ ROW_ORDER = [
     ("keras-torch-compile", "torch.compile", "Keras / torch", "jit_compile=True (torch.compile)"),
     ("torch", "eager", "pure PyTorch", "eager, torch.optim.Adam"),
     ("jax", "jit", "pure JAX + optax", "jax.jit, optax.adam"),
+    ("pythae", "BaseTrainer", "pythae (peer)", "VAE + BaseTrainer, torch eager"),
 ]
 CONFIG_TITLES = {
     "fashion_mnist": "Fashion-MNIST conv VAE (28x28x1, latent 16, `architecture=\"conv\"`, batch 128)",
@@ -151,7 +152,8 @@ def _ratios(rows, config, up):
 
     Returns `{name: (ratio, text)}` for "fastest" (fastest Keras backend /
     pure PyTorch), "keras-torch" and "keras-jax" (Keras / its native loop),
-    "spread" (slowest / fastest Keras backend).
+    "spread" (slowest / fastest Keras backend), "pythae" (fastest Keras
+    backend / pythae).
     """
     keras = {b: _rate(rows, b, v, config, up) for b, v in DEFAULT_VARIANTS.items()}
     keras = {b: v for b, v in keras.items() if v}
@@ -161,6 +163,11 @@ def _ratios(rows, config, up):
         best = max(keras, key=keras.get)
         out["fastest"] = (keras[best] / native_torch,
                           f"{best[6:]} {keras[best]:,.0f} / {native_torch:,.0f}")
+    pythae = _rate(rows, "pythae", "BaseTrainer", config, up)
+    if keras and pythae:
+        best = max(keras, key=keras.get)
+        out["pythae"] = (keras[best] / pythae,
+                         f"{best[6:]} {keras[best]:,.0f} / {pythae:,.0f}")
     for backend, native, nvar in (("keras-torch", "torch", "eager"),
                                   ("keras-jax", "jax", "jit")):
         k = _rate(rows, backend, DEFAULT_VARIANTS[backend], config, up)
@@ -183,7 +190,8 @@ def targets_md(report):
     checks = (("fastest", "fastest Keras backend >= 1.7x pure PyTorch", 1.7, "x"),
               ("keras-torch", "Keras / torch >= 0.95x its native loop", 0.95, "x"),
               ("keras-jax", "Keras / jax >= 0.95x its native loop", 0.95, "x"),
-              ("spread", "slowest Keras backend >= 1/3 of the fastest", 1 / 3, ""))
+              ("spread", "slowest Keras backend >= 1/3 of the fastest", 1 / 3, ""),
+              ("pythae", "fastest Keras backend >= 1.5x pythae (issue 19)", 1.5, "x"))
     for key, target, threshold, unit in checks:
         for config in configs:
             up = defaults[config]
@@ -205,8 +213,8 @@ def targets_md(report):
                    "apply to the defaults):\n")
         out.append("| configuration | decoder | fastest Keras / pure PyTorch (>= 1.7) | "
                    "Keras-torch / pure PyTorch (>= 0.95) | Keras-jax / pure JAX (>= 0.95) | "
-                   "slowest / fastest Keras (>= 0.33) |")
-        out.append("| --- | --- | ---: | ---: | ---: | ---: |")
+                   "slowest / fastest Keras (>= 0.33) | fastest Keras / pythae (>= 1.5) |")
+        out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
         for config, up in others:
             found = _ratios(rows, config, up)
             cells = []
@@ -271,6 +279,91 @@ def upsampling_md(report):
     for q in report.get("quality", []):
         if "error" in q:
             out.append(f"\nQuality run ({q.get('config', '')}) failed: {q['error'][:300]}")
+    return "\n".join(out) + "\n"
+
+
+RECIPE_BACKENDS = ("tensorflow", "jax", "torch")
+RECIPE_STAGES = ("bare", "model", "pipeline", "recipe")
+SGEMM_KEYS = ("numpy_sgemm", "torch_sgemm", "tensorflow_sgemm")
+
+
+def _stage(rows, backend, recipe, stage):
+    for r in rows:
+        if (r.get("backend"), r.get("recipe"), r.get("stage")) == (backend, recipe, stage):
+            return r
+    return None
+
+
+def _recipe_cells(a, b, c, d):
+    """The step-time cells of one recipe: ms (ratio to the bare step)."""
+    def cell(r):
+        return f"{r['ms_per_step']:.1f} ({r['ms_per_step'] / a['ms_per_step']:.2f}x)"
+
+    users = d["ms_per_step_as_users"] / a["ms_per_step"]
+    cpu = d["cpu_ms_per_step"] / a["cpu_ms_per_step"]
+    return [f"{a['ms_per_step']:.1f}", cell(b), cell(c), cell(d), f"{d['checkpoint_s']:.2f}",
+            f"**{users:.2f}x**", f"{cpu:.2f}x",
+            ", ".join(f"{s:.0f}" for s in d["setup_s"]), f"{d['pipeline_images_per_s']:,}",
+            f"{d['loadavg_1min']}"]
+
+
+def _machine_md(machine):
+    sgemm = {k: machine[k] for k in SGEMM_KEYS if machine.get(k)}
+    return (f"The limit: measured float32 rates of this machine ({machine['cores']} cores, "
+            f"load {machine['loadavg_1min']}, best of 20): matrix multiplication "
+            f"({machine['matrix']} x {machine['matrix']}) "
+            + ", ".join(f"{k.split('_')[0]} {v:,.0f}" for k, v in sgemm.items())
+            + " GFLOP/s; convolution (64 x 32 x 32 x 32, kernel 4, stride 2, forward) "
+            + ", ".join(f"{k.split('_')[0]} {machine[k]:,.0f}"
+                        for k in ("torch_conv", "tensorflow_conv") if machine.get(k))
+            + " GFLOP/s. \"% of sgemm\" is of the best matrix-multiplication rate.\n")
+
+
+def recipes_md(report):
+    """`bench/recipe_throughput.py`'s tables (RESULTS.md's `recipes` block)."""
+    rows, machine = report["rows"], report.get("machine_rates") or {}
+    names = list(dict.fromkeys(r["recipe"] for r in rows if "recipe" in r))
+    backends = [b for b in RECIPE_BACKENDS if any(r.get("backend") == b for r in rows)]
+    steps = {r["recipe"]: r["steps_per_epoch"] for r in rows if "steps_per_epoch" in r}
+    every = report.get("user_steps_per_epoch", 500)
+    out = [f"Milliseconds per training step, median of {report['rounds']} epochs per stage "
+           "(stages alternating epoch by epoch; "
+           + ", ".join(f"{n} {s}" for n, s in steps.items())
+           + " steps per epoch, timed from each epoch's second batch), and in brackets the "
+           "ratio to the bare step of the same network in the same process. \"As users\": "
+           f"the recipe path with its checkpoint every {every} steps, as `keras-vae train` "
+           "writes it; \"CPU\": the same ratio in CPU seconds of the process (less "
+           "disturbed by other jobs than wall time).\n",
+           "| backend | recipe | A bare VAE step | B + regularizer | C + pipeline | "
+           "D recipe path | checkpoint s | **as users / bare** | CPU: D / A | setup s "
+           "(build, restore, trace) | pipeline img/s | load |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+    for backend in backends:
+        for name in names:
+            error = next((r for r in rows if r.get("recipe") == name and "error" in r
+                          and r.get("backend") == backend), None)
+            stages = [_stage(rows, backend, name, s) for s in RECIPE_STAGES]
+            if error:
+                cells = ["failed: " + error["error"][:150].replace("|", "/")] + [""] * 9
+            elif all(stages):
+                cells = _recipe_cells(*stages)
+            else:
+                continue
+            out.append(f"| {backend} | {name} | " + " | ".join(cells) + " |")
+    if not machine or "error" in machine:
+        return "\n".join(out) + "\n"
+    best = max(machine.get(k) or 0 for k in SGEMM_KEYS)
+    out += ["", _machine_md(machine),
+            "| backend | recipe | training GFLOP per example (bare / recipe model) | "
+            "bare step GFLOP/s | recipe path GFLOP/s | bare step, % of sgemm |",
+            "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for backend in backends:
+        for name in names:
+            a, d = _stage(rows, backend, name, "bare"), _stage(rows, backend, name, "recipe")
+            if a and d:
+                out.append(f"| {backend} | {name} | {a['train_flops_per_example'] / 1e9:.4f} / "
+                           f"{d['train_flops_per_example'] / 1e9:.4f} | {a['gflops_per_s']:.1f} | "
+                           f"{d['gflops_per_s']:.1f} | {100 * a['gflops_per_s'] / best:.0f}% |")
     return "\n".join(out) + "\n"
 
 

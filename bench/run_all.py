@@ -1,10 +1,12 @@
 """Runs every benchmark of bench/ and rewrites bench/RESULTS.md.
 
-    python bench/run_all.py            # ~12 min on the 2-core CPU when it is quiet
+    python bench/run_all.py            # ~18 min on the 2-core CPU when it is quiet
+    python bench/run_all.py --recipe-rounds 0   # without the recipe path: ~12 min
 
-On a loaded machine the training benchmarks take longer; when they have
-used 13.5 minutes (`--skip-other-after`), the quick data, metric and
-export benchmarks are skipped so that the whole run stays under 15 minutes.
+On a loaded machine the training benchmarks take longer; when they (and the
+recipe path) have used 13.5 minutes (`--skip-other-after`), the quick data,
+metric and export benchmarks are skipped so that the run does not grow
+further.
 
 `--save-json PATH` keeps every measurement; `--render-only PATH` rewrites
 RESULTS.md from such a file without measuring (after editing the prose).
@@ -22,10 +24,15 @@ Runs, one after the other (each framework in its own child processes):
 2. `bench/train_throughput.py --no-throughput --quality 2 --quality-config
    dsprites --quality-steps 400 --upsampling subpixel transpose`: the
    dSprites net's default decoder against transpose at equal steps.
-3. `bench/data_throughput.py --cores 2` (dSprites, numpy and pipeline) and
+3. `bench/recipe_throughput.py --rounds 2`: the training path of four zoo
+   recipes (`keras-vae train`: `training.train_run` with its pipeline,
+   regularizer and checkpoints) against the bare `model.fit` step of the
+   same network, per backend, broken down by stage, with each network's
+   FLOPs and the machine's measured sgemm / convolution rates.
+4. `bench/data_throughput.py --cores 2` (dSprites, numpy and pipeline) and
    `bench/data_throughput.py --dataset fashion_mnist --cores 2`.
-4. `bench/metrics_speed.py --skip-dci-reference`.
-5. `KERAS_BACKEND=tensorflow bench/export_latency.py`: the exported encoder
+5. `bench/metrics_speed.py --skip-dci-reference`.
+6. `KERAS_BACKEND=tensorflow bench/export_latency.py`: the exported encoder
    (SavedModel, ONNX) against the Keras model, batch-1 latency and batch-256
    throughput.
 
@@ -50,11 +57,13 @@ import tempfile
 import time
 
 import _harness
+import recipe_throughput
 import train_throughput
 from _results_md import data_md
 from _results_md import export_md
 from _results_md import fill
 from _results_md import memory_md
+from _results_md import recipes_md
 from _results_md import run_md
 from _results_md import targets_md
 from _results_md import throughput_md
@@ -85,6 +94,8 @@ def main():
                         help="epochs of the quality runs (0: none)")
     parser.add_argument("--dsprites-quality-steps", type=int, default=400, metavar="STEPS",
                         help="steps per epoch of the dSprites quality run (0: no such run)")
+    parser.add_argument("--recipe-rounds", type=int, default=2,
+                        help="timed epochs per stage of recipe_throughput.py (0: not run)")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the full-epoch peak-RSS runs (for testing)")
     parser.add_argument("--train-args", default="", metavar="ARGS",
@@ -147,6 +158,17 @@ def measure(args):
                 report["memory"] += part["memory"]
                 report["seconds"].update(part["seconds"])
 
+    recipes = None
+    if args.recipe_rounds:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "recipes.json")
+            argv = ["--rounds", str(args.recipe_rounds)]
+            commands.append("bench/recipe_throughput.py " + " ".join(argv))
+            print(f"$ python {commands[-1]}", flush=True)
+            recipe_throughput.main(argv + ["--json", path])
+            with open(path) as f:
+                recipes = json.load(f)
+
     data_lines, metrics_out, export_out = [], "", ""
     other = "skipped" if args.skip_other else "run"
     elapsed = time.perf_counter() - start
@@ -166,7 +188,8 @@ def measure(args):
         metrics_out, _ = _run(["bench/metrics_speed.py", "--skip-dci-reference"])
         commands.append("KERAS_BACKEND=tensorflow python bench/export_latency.py")
         export_out, _ = _run(["bench/export_latency.py"], KERAS_BACKEND="tensorflow")
-    return {"report": report, "commands": commands, "data_lines": data_lines,
+    return {"report": report, "recipes": recipes, "commands": commands,
+            "data_lines": data_lines,
             "metrics_out": metrics_out, "export_out": export_out, "other": other,
             "wall_s": time.perf_counter() - start, "load_before": load_before,
             "load_after": os.getloadavg()[0]}
@@ -184,6 +207,8 @@ def render(saved, output):
         "upsampling": upsampling_md(report),
         "memory": memory_md(report),
     }
+    if saved.get("recipes"):
+        blocks["recipes"] = recipes_md(saved["recipes"])
     if saved["other"] == "budget":
         note = ("Not run this time: the training benchmarks used the time budget "
                 "(loaded machine); run the script directly.\n")

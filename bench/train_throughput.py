@@ -27,6 +27,8 @@ frameworks' thread pools and allocators must not share a process):
   reported as skipped.
 - `torch`: `bench/native_torch.py`, pure PyTorch, eager.
 - `jax`: `bench/native_jax.py`, pure JAX + optax, jitted.
+- `pythae`: `bench/pythae_peer.py`, pythae's VAE and `BaseTrainer` with the
+  same networks (a peer library; skipped when pythae is not installed).
 
 Configurations: the Fashion-MNIST conv VAE (28x28x1, latent 16,
 `architecture="conv"`, batch 128) and the dSprites net (64x64x1, latent 10,
@@ -90,7 +92,9 @@ import _harness
 from _harness import CONFIGS, UPSAMPLINGS, default_upsampling
 
 RUNNERS = ("keras-tensorflow", "keras-jax", "keras-torch", "keras-torch-compile",
-           "torch", "jax")
+           "torch", "jax", "pythae")
+NATIVE_SCRIPTS = {"torch": "native_torch.py", "jax": "native_jax.py",
+                  "pythae": "pythae_peer.py"}
 
 
 # === Keras runner (one backend per process) ===
@@ -266,7 +270,7 @@ def run_runner(runner, config, jobs, timeout=None):
         keras_jobs = [(config, u, j, e) for u, j, e in jobs]
         return _harness.spawn_call("train_throughput", "keras_worker", {"jobs": keras_jobs},
                                    backend, timeout)
-    script = os.path.join(_harness.BENCH, f"native_{runner}.py")
+    script = os.path.join(_harness.BENCH, NATIVE_SCRIPTS[runner])
     return _harness.spawn([script, "--config", config, "--upsampling", *[u for u, _, _ in jobs],
                    "--epochs", *[str(e) for _, _, e in jobs]], timeout=timeout)
 
@@ -281,8 +285,8 @@ XLA_SKIP_REASON = (
     "decoder only, to keep bench/run_all.py within its time budget (it is not "
     "what jit_compile=\"auto\" runs on a CPU); `--xla all` measures every decoder")
 SKIP_REASON = (
-    "left out by `--skip` (default: the pure-JAX resize decoder, to keep "
-    "bench/run_all.py within its time budget; `--skip none` measures it)")
+    "left out by `--skip` (default: the resize decoder of pure JAX and of pythae, to "
+    "keep bench/run_all.py within its time budget; `--skip none` measures them)")
 RUNNER_VARIANTS = {  # the "variant" of each runner's result rows
     "keras-tensorflow": ("tf.function, no XLA", "XLA"),
     "keras-jax": ("jit (XLA)",),
@@ -290,6 +294,7 @@ RUNNER_VARIANTS = {  # the "variant" of each runner's result rows
     "keras-torch-compile": ("torch.compile",),
     "torch": ("eager",),
     "jax": ("jit",),
+    "pythae": ("BaseTrainer",),
 }
 
 
@@ -356,7 +361,7 @@ def _print_throughput_table(rows):
               f"{r['loadavg_1min']} |", flush=True)
 
 
-def main(argv=None):
+def _parse(argv):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
@@ -370,7 +375,7 @@ def main(argv=None):
     parser.add_argument("--xla", choices=["default", "all", "none"], default="default",
                         help="decoders keras-tensorflow also measures with jit_compile=True "
                              "(XLA): each configuration's default one, all, or none")
-    parser.add_argument("--skip", nargs="+", default=["jax:resize"],
+    parser.add_argument("--skip", nargs="+", default=["jax:resize", "pythae:resize"],
                         metavar="RUNNER:UPSAMPLING",
                         help="runs left out, for every configuration ('none': none)")
     parser.add_argument("--torch-compile", nargs="+", default=["fashion_mnist:default"],
@@ -402,11 +407,13 @@ def main(argv=None):
                              "spinning OpenMP threads collapse on a shared machine)")
     parser.add_argument("--json", help="write all measurements to this file")
     args = parser.parse_args(argv)
-    if args.omp_wait_policy != "unset":
-        _harness.CHILD_ENV["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     args.skip = [] if args.skip == ["none"] else args.skip
+    return args
 
-    report = {"machine": _harness.machine_info(), "argv": list(sys.argv[1:] if argv is None else argv),
+
+def _new_report(args, argv):
+    report = {"machine": _harness.machine_info(),
+              "argv": list(sys.argv[1:] if argv is None else argv),
               "epochs": args.epochs, "other_epochs": args.other_epochs,
               "defaults": {c: default_upsampling(c) for c in CONFIGS},
               "upsamplings": list(args.upsampling),
@@ -417,90 +424,118 @@ def main(argv=None):
           f"jax {m['jax']}, optax {m['optax']}, torch {m['torch']}, numpy {m['numpy']}; "
           f"load {os.getloadavg()[0]:.2f}; default decoders: " + ", ".join(
               f"{c} {u}" for c, u in report["defaults"].items()), flush=True)
+    return report
 
+
+def _timed(report, key, fn, *args, **kwargs):
+    """`fn(*args, **kwargs)`, its seconds recorded as `report["seconds"][key]`."""
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    report["seconds"][key] = round(time.perf_counter() - start, 1)
+    return out
+
+
+def measure_throughput(args, report):
+    """Every runner on every configuration, configuration by configuration
+    (the runs compared with each other are close in time, so slow drifts of
+    the machine's load affect them alike)."""
+    compile_jobs = _parse_compile_jobs(args.torch_compile, args.configs, args.upsampling)
+    print("| runner | config | upsampling | variant | samples/s (median) | "
+          "epoch samples/s | peak RSS MB | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for config in args.configs:
+        for runner in args.runners:
+            jobs, skipped = plan_runner(runner, config, args, compile_jobs)
+            _print_throughput_table(skipped)
+            report["throughput"] += skipped
+            if not jobs:
+                continue
+            timeout = args.torch_compile_timeout if runner == "keras-torch-compile" else None
+            rows, error = _timed(report, f"{runner} {config}", run_runner,
+                                 runner, config, jobs, timeout)
+            for row in rows:
+                row["runner"] = runner
+            if error:
+                done = {r.get("upsampling") for r in rows}
+                rows += [{"runner": runner, "config": config, "upsampling": u,
+                          "error": error} for u, _, _ in jobs if u not in done]
+            _print_throughput_table(rows)
+            report["throughput"] += rows
+
+
+def _print_quality_table(rows):
+    print("\n| config | decoder upsampling | epochs | train s | test -ELBO | "
+          "test recon | test KL |\n| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['config']} | error: {r['error']} | | | | | |")
+        else:
+            print(f"| {r['config']} | {r['upsampling']} | {r['epochs']} | "
+                  f"{r['train_s']} | {r['test_neg_elbo']} | {r['test_reconstruction']} | "
+                  f"{r['test_kl']} |", flush=True)
+
+
+def measure_quality(args, report, memory_backends, memory_up):
+    """The tensorflow quality run; a Fashion-MNIST one doubles as the
+    tensorflow memory run (removed from `memory_backends` then)."""
+    from_quality = ("tensorflow" in memory_backends and memory_up in args.upsampling
+                    and args.quality_config == "fashion_mnist")
+    if from_quality:
+        memory_backends.remove("tensorflow")
+    rows, error = _timed(report, f"quality {args.quality_config}", _harness.spawn_call,
+                         "train_throughput", "quality_worker", {
+                             "epochs": args.quality, "upsamplings": list(args.upsampling),
+                             "memory_upsampling": memory_up if from_quality else None,
+                             "config_name": args.quality_config,
+                             "steps_per_epoch": args.quality_steps,
+                             "seed": args.quality_seed}, "tensorflow")
+    report["memory"] += [r for r in rows if r.get("kind") == "memory"]
+    rows = [r for r in rows if r.get("kind") != "memory"]
+    if error:
+        rows.append({"config": args.quality_config, "error": error})
+    _print_quality_table(rows)
+    report["quality"] = rows
+
+
+def measure_memory(report, memory_backends, memory_up):
+    for backend in memory_backends:
+        rows, error = _timed(report, f"memory-{backend}", _harness.spawn_call,
+                             "train_throughput", "memory_worker",
+                             {"upsampling": memory_up}, backend)
+        if error:
+            rows = [{"runner": f"keras-{backend}", "error": error}]
+        report["memory"] += rows
+    if not report["memory"]:
+        return
+    print("\n| backend | decoder | full-epoch samples/s | RSS MB after imports | "
+          "before fit | peak RSS MB |\n| --- | --- | --- | --- | --- | --- |")
+    for r in report["memory"]:
+        if "error" in r:
+            print(f"| {r['runner']} | error: {r['error']} | | | | |")
+        else:
+            print(f"| {r['runner']} | {r['upsampling']} | {r['samples_per_s']:,} | "
+                  f"{r['rss_mb_after_imports']:,} | {r['rss_mb_before_fit']:,} | "
+                  f"{r['peak_rss_mb']:,} |", flush=True)
+
+
+def main(argv=None):
+    args = _parse(argv)
+    if args.omp_wait_policy != "unset":
+        _harness.CHILD_ENV["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
+    report = _new_report(args, argv)
     if not args.no_throughput:
-        compile_jobs = _parse_compile_jobs(args.torch_compile, args.configs, args.upsampling)
-        print("| runner | config | upsampling | variant | samples/s (median) | "
-              "epoch samples/s | peak RSS MB | load |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        # Config outer, runner inner: the runs compared with each other are
-        # close in time, so slow drifts of the machine's load affect them alike.
-        for config in args.configs:
-            for runner in args.runners:
-                jobs, skipped = plan_runner(runner, config, args, compile_jobs)
-                _print_throughput_table(skipped)
-                report["throughput"] += skipped
-                if not jobs:
-                    continue
-                timeout = (args.torch_compile_timeout if runner == "keras-torch-compile"
-                           else None)
-                start = time.perf_counter()
-                rows, error = run_runner(runner, config, jobs, timeout)
-                report["seconds"][f"{runner} {config}"] = round(time.perf_counter() - start, 1)
-                for row in rows:
-                    row["runner"] = runner
-                if error:
-                    done = {r.get("upsampling") for r in rows}
-                    rows += [{"runner": runner, "config": config, "upsampling": u,
-                              "error": error} for u, _, _ in jobs if u not in done]
-                _print_throughput_table(rows)
-                report["throughput"] += rows
-
+        measure_throughput(args, report)
     memory_backends = list(args.memory_backends) if args.memory else []
     memory_up = (_harness.DEFAULT_UPSAMPLING["conv"] if args.memory_upsampling == "default"
                  else args.memory_upsampling)
     if args.quality:
-        # A Fashion-MNIST tensorflow quality run doubles as the tensorflow memory run.
-        from_quality = ("tensorflow" in memory_backends and memory_up in args.upsampling
-                        and args.quality_config == "fashion_mnist")
-        if from_quality:
-            memory_backends.remove("tensorflow")
-        start = time.perf_counter()
-        rows, error = _harness.spawn_call("train_throughput", "quality_worker", {
-            "epochs": args.quality, "upsamplings": list(args.upsampling),
-            "memory_upsampling": memory_up if from_quality else None,
-            "config_name": args.quality_config, "steps_per_epoch": args.quality_steps,
-            "seed": args.quality_seed}, "tensorflow")
-        report["seconds"][f"quality {args.quality_config}"] = round(
-            time.perf_counter() - start, 1)
-        report["memory"] += [r for r in rows if r.get("kind") == "memory"]
-        rows = [r for r in rows if r.get("kind") != "memory"]
-        if error:
-            rows.append({"config": args.quality_config, "error": error})
-        print("\n| config | decoder upsampling | epochs | train s | test -ELBO | "
-              "test recon | test KL |\n| --- | --- | --- | --- | --- | --- | --- |")
-        for r in rows:
-            if "error" in r:
-                print(f"| {r['config']} | error: {r['error']} | | | | | |")
-            else:
-                print(f"| {r['config']} | {r['upsampling']} | {r['epochs']} | "
-                      f"{r['train_s']} | {r['test_neg_elbo']} | {r['test_reconstruction']} | "
-                      f"{r['test_kl']} |", flush=True)
-        report["quality"] = rows
-
-    for backend in memory_backends:
-        start = time.perf_counter()
-        rows, error = _harness.spawn_call("train_throughput", "memory_worker",
-                                          {"upsampling": memory_up}, backend)
-        report["seconds"][f"memory-{backend}"] = round(time.perf_counter() - start, 1)
-        if error:
-            rows = [{"runner": f"keras-{backend}", "error": error}]
-        report["memory"] += rows
-    if report["memory"]:
-        print("\n| backend | decoder | full-epoch samples/s | RSS MB after imports | "
-              "before fit | peak RSS MB |\n| --- | --- | --- | --- | --- | --- |")
-        for r in report["memory"]:
-            if "error" in r:
-                print(f"| {r['runner']} | error: {r['error']} | | | | |")
-            else:
-                print(f"| {r['runner']} | {r['upsampling']} | {r['samples_per_s']:,} | "
-                      f"{r['rss_mb_after_imports']:,} | {r['rss_mb_before_fit']:,} | "
-                      f"{r['peak_rss_mb']:,} |", flush=True)
-
+        measure_quality(args, report, memory_backends, memory_up)
+    measure_memory(report, memory_backends, memory_up)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,10 @@
 """keras-vae: variational autoencoders for Keras 3 on TensorFlow, JAX and PyTorch."""
 
 from keras_vae import _backend_check
+from keras_vae import _threads
 
 _backend_check.check_backend()
+_threads.apply_defaults()  # before Keras imports its backend (OMP_WAIT_POLICY)
 
 from keras_vae import distribute
 from keras_vae import divergences
