@@ -302,6 +302,7 @@ def _recipe_cells(a, b, c, d):
     users = d["ms_per_step_as_users"] / a["ms_per_step"]
     cpu = d["cpu_ms_per_step"] / a["cpu_ms_per_step"]
     return [f"{a['ms_per_step']:.1f}", cell(b), cell(c), cell(d), f"{d['checkpoint_s']:.2f}",
+            f"{d.get('validation_s', 0.0):.2f} / {d.get('user_steps_per_epoch', 500)}",
             f"**{users:.2f}x**", f"{cpu:.2f}x",
             ", ".join(f"{s:.0f}" for s in d["setup_s"]), f"{d['pipeline_images_per_s']:,}",
             f"{d['loadavg_1min']}"]
@@ -331,20 +332,23 @@ def recipes_md(report):
            + ", ".join(f"{n} {s}" for n, s in steps.items())
            + " steps per epoch, timed from each epoch's second batch), and in brackets the "
            "ratio to the bare step of the same network in the same process. \"As users\": "
-           f"the recipe path with its checkpoint every {every} steps, as `keras-vae train` "
-           "writes it; \"CPU\": the same ratio in CPU seconds of the process (less "
-           "disturbed by other jobs than wall time).\n",
+           f"the recipe path with its checkpoint every {every} steps, or its checkpoint and "
+           "held-out validation once per pass over the training split for a recipe that "
+           "validates (`validation s / steps`), as `keras-vae train` runs them; \"CPU\": "
+           "the same ratio in CPU seconds of the process (less disturbed by other jobs than "
+           "wall time).\n",
            "| backend | recipe | A bare VAE step | B + regularizer | C + pipeline | "
-           "D recipe path | checkpoint s | **as users / bare** | CPU: D / A | setup s "
-           "(build, restore, trace) | pipeline img/s | load |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+           "D recipe path | checkpoint s | validation s / steps | **as users / bare** | "
+           "CPU: D / A | setup s (build, restore, trace) | pipeline img/s | load |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: "
+           "| ---: |"]
     for backend in backends:
         for name in names:
             error = next((r for r in rows if r.get("recipe") == name and "error" in r
                           and r.get("backend") == backend), None)
             stages = [_stage(rows, backend, name, s) for s in RECIPE_STAGES]
             if error:
-                cells = ["failed: " + error["error"][:150].replace("|", "/")] + [""] * 9
+                cells = ["failed: " + error["error"][:150].replace("|", "/")] + [""] * 10
             elif all(stages):
                 cells = _recipe_cells(*stages)
             else:

@@ -32,10 +32,14 @@ A stage's time per step is measured from the start of an epoch's second
 batch to the end of its last (the first batch of each `fit` carries the
 tracing or compilation, and the epoch's iterator set-up); the checkpoint
 written at the end of each recipe-path epoch is timed on its own
-(`checkpoint s`). Users get a checkpoint every `min(steps, 500)` steps
-(`training.train_run`'s default `steps_per_epoch`), so the "recipe path
-as users run it" adds `checkpoint s / 500` per step; the bench's short
-epochs would otherwise weigh it 500 / `--steps` times more.
+(`checkpoint s`), and so is the held-out validation of a recipe that
+validates (`training.HeldOutStopping`, the Fashion-MNIST recipes:
+`validation s`, taken out of the epoch's step time). Users get a checkpoint
+every `min(steps, 500)` steps, or, with a validation, one checkpoint and one
+validation per pass over the training split (`training.train_run`'s default
+`steps_per_epoch`), so the "recipe path as users run it" adds
+`(checkpoint s + validation s) / that many steps` per step; the bench's short
+epochs would otherwise weigh them hundreds of times more.
 
 **Breakdown.** The ratios B / A (the regularizer), C / B (the input
 pipeline and its input check), D / C (what `train_run` adds: callbacks,
@@ -63,6 +67,7 @@ when it was measured.
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -80,6 +85,13 @@ BACKENDS = RECIPE_BACKENDS
 RECIPES = ("vae_fashion_mnist", "beta_tcvae_dsprites", "vae_dsprites", "factor_vae_dsprites")
 STAGES = RECIPE_STAGES  # A, B, C, D of the module docstring
 USER_STEPS_PER_EPOCH = 500  # training.train_run's default min(steps, 500)
+
+
+def user_steps_per_epoch(recipe):
+    """Steps between a user's checkpoints (and held-out validations):
+    `train_run`'s default `steps_per_epoch`, one pass over the training split
+    for a recipe that validates, else 500."""
+    return recipe.steps_per_dataset_epoch if recipe.validation_split else USER_STEPS_PER_EPOCH
 
 
 # === FLOPs of a network (from its layers' shapes) ===
@@ -160,48 +172,70 @@ class _StepClock:
             self.steps.append(self._batches - 1)
 
 
+def _clocked(base, clock):
+    """`base` (a Keras callback class) with `clock` timing each epoch's steps."""
+
+    class Clocked(base):
+        def on_epoch_begin(self, epoch, logs=None):
+            clock.epoch_begin()
+            super().on_epoch_begin(epoch, logs)
+
+        def on_train_batch_begin(self, batch, logs=None):
+            clock.batch_begin(batch)
+            super().on_train_batch_begin(batch, logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            clock.epoch_end()
+            super().on_epoch_end(epoch, logs)
+
+    return Clocked
+
+
 def _clock_callback(clock):
     import keras
 
-    class ClockCallback(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            clock.epoch_begin()
+    return _clocked(keras.callbacks.Callback, clock)()
 
-        def on_train_batch_begin(self, batch, logs=None):
-            clock.batch_begin(batch)
 
+def _timing(base, times):
+    """`base` with each `on_epoch_end` timed into `times` as (wall, CPU) seconds."""
+
+    class Timed(base):
         def on_epoch_end(self, epoch, logs=None):
-            clock.epoch_end()
+            start, cpu = time.perf_counter(), time.process_time()
+            super().on_epoch_end(epoch, logs)
+            times.append((time.perf_counter() - start, time.process_time() - cpu))
 
-    return ClockCallback()
+    return Timed
 
 
 @contextlib.contextmanager
-def _timed_checkpoints(clock, checkpoint_times):
-    """`train_run` with its `AtomicCheckpoint` timed: the epoch's steps by
-    `clock`, each checkpoint's save and manifest in `checkpoint_times`."""
+def _timed_callbacks(clock, checkpoint_times, validation_times):
+    """`train_run` with its callbacks timed: the epoch's steps by `clock`,
+    each checkpoint's save and manifest in `checkpoint_times`, each held-out
+    validation (`training.HeldOutStopping`, before the checkpoint at every
+    epoch's end) in `validation_times`, taken out of the clock's epoch."""
     from keras_vae import _runs
+    from keras_vae import training
 
-    original = _runs.AtomicCheckpoint
+    originals = _runs.AtomicCheckpoint, training.HeldOutStopping
+    checkpoints, seen = [], [len(validation_times)]
 
-    class TimedCheckpoint(original):
-        def on_epoch_begin(self, epoch, logs=None):
-            clock.epoch_begin()
-
-        def on_train_batch_begin(self, batch, logs=None):
-            clock.batch_begin(batch)
-
+    class Checkpoint(_timing(_clocked(originals[0], clock), checkpoints)):
         def on_epoch_end(self, epoch, logs=None):
-            clock.epoch_end()
-            start = time.perf_counter()
             super().on_epoch_end(epoch, logs)
-            checkpoint_times.append(time.perf_counter() - start)
+            checkpoint_times.append(checkpoints[-1][0])
+            if len(validation_times) > seen[0] and clock.times:
+                seen[0] = len(validation_times)  # it ran inside this epoch's clock
+                clock.times[-1] -= validation_times[-1][0]
+                clock.cpu_times[-1] -= validation_times[-1][1]
 
-    _runs.AtomicCheckpoint = TimedCheckpoint
+    _runs.AtomicCheckpoint = Checkpoint
+    training.HeldOutStopping = _timing(originals[1], validation_times)
     try:
         yield
     finally:
-        _runs.AtomicCheckpoint = original
+        _runs.AtomicCheckpoint, training.HeldOutStopping = originals
 
 
 # === The stages (in a child process of one backend) ===
@@ -250,7 +284,7 @@ class _Stages:
         self.model = recipes.build_model(recipe, 0)
         self.data = recipes.training_data(recipe, 0)
         self.clocks = {stage: _StepClock() for stage in STAGES}
-        self.checkpoint_s, self.setup_s, self.rounds_done = [], [], 0
+        self.checkpoint_s, self.validation_s, self.setup_s, self.rounds_done = [], [], [], 0
         self.flops = {"bare": network_flops(self.bare), "model": network_flops(self.model)}
         for model, data in ((self.bare, self.x), (self.model, self.x), (self.model, self.data)):
             fit_kwargs = {"batch_size": recipe.batch_size} if data is self.x else {}
@@ -279,15 +313,16 @@ class _Stages:
 
         self.rounds_done += 1
         clock = self.clocks["recipe"]
-        before = len(clock.times)
+        before, validations = len(clock.times), len(self.validation_s)
         start = time.perf_counter()
-        with _timed_checkpoints(clock, self.checkpoint_s), \
+        with _timed_callbacks(clock, self.checkpoint_s, self.validation_s), \
                 contextlib.redirect_stdout(io.StringIO()):  # its verbose=2 lines
             run = training.train_run(self.recipe, self.out, steps=self.rounds_done * self.steps,
                                      steps_per_epoch=self.steps, verbose=2)
         wall = time.perf_counter() - start
         timed = sum(clock.times[before:])
-        self.setup_s.append(wall - timed - self.checkpoint_s[-1])
+        validated = sum(t for t, _ in self.validation_s[validations:])
+        self.setup_s.append(wall - timed - self.checkpoint_s[-1] - validated)
         self.final_loss = run.history.get("loss", [None])[-1]
 
     def rows(self, pipeline_rate):
@@ -315,8 +350,12 @@ class _Stages:
                    "gflops_per_s": round(flops["train"] * recipe.batch_size / ms / 1e6, 2)}
             if stage == "recipe":
                 checkpoint = statistics.median(self.checkpoint_s)
-                user_ms = ms + 1000 * checkpoint / USER_STEPS_PER_EPOCH
-                row.update(checkpoint_s=round(checkpoint, 3),
+                validation = (statistics.median(t for t, _ in self.validation_s)
+                              if self.validation_s else 0.0)
+                every = user_steps_per_epoch(recipe)
+                user_ms = ms + 1000 * (checkpoint + validation) / every
+                row.update(checkpoint_s=round(checkpoint, 3), validation_s=round(validation, 3),
+                           user_steps_per_epoch=every,
                            setup_s=[round(s, 1) for s in self.setup_s],
                            ms_per_step_with_checkpoint=round(ms + 1000 * checkpoint / self.steps, 2),
                            ms_per_step_as_users=round(user_ms, 2),
@@ -333,7 +372,8 @@ def recipe_worker(recipes, steps, rounds, pipeline_batches=50):
     for name in recipes:
         start = time.perf_counter()
         try:
-            recipe = recipes_lib.load_recipe(name)
+            # Never converged within the bench's rounds: every round trains.
+            recipe = dataclasses.replace(recipes_lib.load_recipe(name), patience=10**6)
             with tempfile.TemporaryDirectory() as out:
                 stages = _Stages(recipe, steps[name], out)
                 for _ in range(rounds):

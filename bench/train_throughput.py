@@ -463,16 +463,21 @@ def measure_throughput(args, report):
             report["throughput"] += rows
 
 
-def _print_quality_table(rows):
-    print("\n| config | decoder upsampling | epochs | train s | test -ELBO | "
-          "test recon | test KL |\n| --- | --- | --- | --- | --- | --- | --- |")
+def _print_table(header, rows, first, cells):
+    """A Markdown table on stdout: `cells(row)` per row, or `first` and the
+    error of a failed one."""
+    print("\n| " + " | ".join(header) + " |\n|" + " --- |" * len(header))
     for r in rows:
-        if "error" in r:
-            print(f"| {r['config']} | error: {r['error']} | | | | | |")
-        else:
-            print(f"| {r['config']} | {r['upsampling']} | {r['epochs']} | "
-                  f"{r['train_s']} | {r['test_neg_elbo']} | {r['test_reconstruction']} | "
-                  f"{r['test_kl']} |", flush=True)
+        values = ([r[first], f"error: {r['error']}"] + [""] * (len(header) - 2)
+                  if "error" in r else cells(r))
+        print("| " + " | ".join(str(v) for v in values) + " |", flush=True)
+
+
+def _print_quality_table(rows):
+    _print_table(["config", "decoder upsampling", "epochs", "train s", "test -ELBO",
+                  "test recon", "test KL"], rows, "config",
+                 lambda r: [r["config"], r["upsampling"], r["epochs"], r["train_s"],
+                            r["test_neg_elbo"], r["test_reconstruction"], r["test_kl"]])
 
 
 def measure_quality(args, report, memory_backends, memory_up):
@@ -507,15 +512,11 @@ def measure_memory(report, memory_backends, memory_up):
         report["memory"] += rows
     if not report["memory"]:
         return
-    print("\n| backend | decoder | full-epoch samples/s | RSS MB after imports | "
-          "before fit | peak RSS MB |\n| --- | --- | --- | --- | --- | --- |")
-    for r in report["memory"]:
-        if "error" in r:
-            print(f"| {r['runner']} | error: {r['error']} | | | | |")
-        else:
-            print(f"| {r['runner']} | {r['upsampling']} | {r['samples_per_s']:,} | "
-                  f"{r['rss_mb_after_imports']:,} | {r['rss_mb_before_fit']:,} | "
-                  f"{r['peak_rss_mb']:,} |", flush=True)
+    _print_table(["backend", "decoder", "full-epoch samples/s", "RSS MB after imports",
+                  "before fit", "peak RSS MB"], report["memory"], "runner",
+                 lambda r: [r["runner"], r["upsampling"], f"{r['samples_per_s']:,}",
+                            f"{r['rss_mb_after_imports']:,}", f"{r['rss_mb_before_fit']:,}",
+                            f"{r['peak_rss_mb']:,}"])
 
 
 def main(argv=None):

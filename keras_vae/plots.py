@@ -61,8 +61,8 @@ def learning_curve(curve, path=None, best_step=None, title=None):
 
     Args:
         curve: rows `[step, training loss, held-out ELBO, held-out loss]`
-            (the `curve` of a validated run's metadata; the losses may be
-            None, and the last column may be absent).
+            (the `curve` of a validated run's metadata; any value but the
+            step may be None, and the last column may be absent).
         path: optional PNG path to write.
         best_step: the step whose weights were kept, marked by a line.
         title: optional title.
@@ -83,7 +83,9 @@ def learning_curve(curve, path=None, best_step=None, title=None):
                   if len(r) > column and r[column] is not None]
         if points:
             ax.plot(*zip(*points), marker=".", label=label)
-    ax.plot(steps, [-r[2] for r in rows], marker=".", label="held-out -ELBO")
+    elbos = [(s, -r[2]) for s, r in zip(steps, rows) if r[2] is not None]
+    if elbos:
+        ax.plot(*zip(*elbos), marker=".", label="held-out -ELBO")
     if best_step is not None:
         ax.axvline(best_step, color="grey", linestyle="--", label=f"kept: step {best_step}")
     ax.set_xlabel("training step")

@@ -245,12 +245,12 @@ def _train(recipe, out, steps, steps_per_epoch, seed, verbose, tensorboard, data
 class HeldOutStopping(keras.callbacks.Callback):
     """Early stopping on held-out data, resumable, keeping the best weights.
 
-    After every epoch it measures, on `images`, the mean ELBO
-    (`keras_vae.evaluation.evaluate_elbo`: one seeded draw of z per image,
-    the same draws each time) and the model's own loss (`model.evaluate`),
-    and records `[step, training loss, held-out ELBO, held-out loss]` in the
-    run manifest. The criterion is one of them (`metric`: `"elbo"`, higher
-    is better, or `"loss"`, lower is better): a value better than the
+    After every epoch it measures its criterion on `images`: the mean ELBO
+    (`metric="elbo"`, higher is better; `keras_vae.evaluation.evaluate_elbo`,
+    one seeded draw of z per image, the same draws each time) or the model's
+    own loss (`metric="loss"`, lower is better; `model.evaluate`), and
+    records `[step, training loss, held-out ELBO, held-out loss]` in the run
+    manifest (the value not measured is None). A value better than the
     reference by more than `min_delta` nats is an improvement, becomes the
     reference, and its weights are written atomically to
     `out/best.weights.h5`. After `patience` epochs in a row without one,
@@ -291,14 +291,17 @@ class HeldOutStopping(keras.callbacks.Callback):
 
         state = self.state
         step = int(keras.ops.convert_to_numpy(self.model.step_counter))
-        elbo = evaluate_elbo(self.model, self.images, seed=self.seed)["elbo"]
-        loss = float(self.model.evaluate(self.images, batch_size=self.batch_size, verbose=0,
-                                         return_dict=True)["loss"])
+        elbo = loss = None  # only the criterion is measured: it costs a pass over `images`
+        if state["metric"] == "elbo":
+            elbo = evaluate_elbo(self.model, self.images, seed=self.seed)["elbo"]
+        else:
+            loss = float(self.model.evaluate(self.images, batch_size=self.batch_size,
+                                             verbose=0, return_dict=True)["loss"])
         train_loss = (logs or {}).get("loss")
-        state["curve"].append([step, None if train_loss is None else round(float(train_loss), 4),
-                               round(elbo, 4), round(loss, 4)])
+        state["curve"].append([step] + [None if v is None else round(float(v), 4)
+                                        for v in (train_loss, elbo, loss)])
         if logs is not None:
-            logs.update(val_elbo=elbo, val_loss=loss)
+            logs[f"val_{state['metric']}"] = elbo if loss is None else loss
         score = elbo if state["metric"] == "elbo" else -loss  # higher is better
         if state["best"] is None or score > _score(state) + state["min_delta"]:
             _runs.save_weights(self.model, os.path.join(self.out, _runs.BEST))
@@ -310,8 +313,8 @@ class HeldOutStopping(keras.callbacks.Callback):
             state["converged"] = True
             self.model.stop_training = True
         if self.verbose:
-            print(f"step {step}: held-out ELBO {elbo:.3f}, loss {loss:.3f}; best "
-                  f"{state['metric']} {state['best']:.3f} at step {state['best_step']}"
+            print(f"step {step}: held-out {state['metric']} {elbo if loss is None else loss:.3f}; "
+                  f"best {state['best']:.3f} at step {state['best_step']}"
                   f"{', converged' if state['converged'] else ''}", flush=True)
 
     def restore_best(self, model):

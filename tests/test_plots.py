@@ -270,14 +270,16 @@ def test_bad_model_raises():
 
 
 def test_learning_curve_draws_both_curves_and_the_kept_step(tmp_path):
-    curve = [[100, 300.0, -280.0, 281.0], [200, 260.0, -255.5, None], [300, None, -250.25, 251.0]]
+    curve = [[100, 300.0, -280.0, 281.0], [200, 260.0, -255.5, None],
+             [300, None, -250.25, 251.0], [400, 250.0, None, 249.0]]
     fig = plots.learning_curve(curve, tmp_path / "curve.png", best_step=200, title="run")
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
     np.testing.assert_array_equal(lines["held-out -ELBO"].get_xdata(), [100, 200, 300])
     np.testing.assert_array_equal(lines["held-out -ELBO"].get_ydata(), [280.0, 255.5, 250.25])
-    np.testing.assert_array_equal(lines["training loss (epoch mean)"].get_ydata(), [300, 260])
-    np.testing.assert_array_equal(lines["held-out loss"].get_xdata(), [100, 300])
+    np.testing.assert_array_equal(lines["training loss (epoch mean)"].get_ydata(),
+                                  [300, 260, 250])
+    np.testing.assert_array_equal(lines["held-out loss"].get_xdata(), [100, 300, 400])
     assert lines["kept: step 200"].get_xdata()[0] == 200
     assert Image.open(tmp_path / "curve.png").size == (640, 400)
     for bad in ([], [[1, 2]], "curve"):

@@ -44,6 +44,7 @@ def test_the_recorded_elbo_is_the_held_out_elbo_of_the_restored_weights(tmp_path
     state = run.metadata["validation"]
     assert len(state["curve"]) == 4 and not state["converged"]
     assert state["metric"] == "elbo" and state["best"] == max(row[2] for row in state["curve"])
+    assert all(row[3] is None for row in state["curve"])
     held_out = datasets.load("digits", "train", as_numpy=True, shuffle=False)[1200:]
     elbo = evaluation.evaluate_elbo(run.model, held_out, seed=0)["elbo"]
     assert elbo == pytest.approx(state["best"], abs=1e-3)
@@ -85,6 +86,7 @@ def test_the_loss_criterion_follows_the_held_out_training_loss(tmp_path):
     run = training.train_run(recipe, tmp_path, steps=15, steps_per_epoch=5, verbose=0)
     state = run.metadata["validation"]
     assert state["metric"] == "loss" and len(state["curve"]) == 3
+    assert all(row[2] is None for row in state["curve"])  # only the criterion is measured
     assert state["best"] == min(row[3] for row in state["curve"])
     assert state["best_step"] == min(state["curve"], key=lambda row: row[3])[0]
     held_out = datasets.load("digits", "train", as_numpy=True, shuffle=False)[1200:]
