@@ -71,9 +71,9 @@ class SeedEnsemble(keras.Model):
     Args:
         members: a non-empty list of distinct keras-vae models (`BaseVAE`
             subclasses, FactorVAE included) with one image shape.
-        vectorize: `"auto"` (on JAX only), True (JAX only) or False. Members
-            of one class and configuration (seeds aside) then run under
-            `jax.vmap`.
+        vectorize: `"auto"` (on JAX with an accelerator), True (JAX only) or
+            False. Members of one class and configuration (seeds aside) then
+            run under `jax.vmap`.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -94,10 +94,19 @@ class SeedEnsemble(keras.Model):
         self.num_members = len(members)
         self.member_loss_trackers = [keras.metrics.Mean(name=f"loss_{k}")
                                      for k in range(len(members))]
-        # Kept out of Keras' attribute tracking: plain tuples of indices.
-        self.__dict__["_groups"] = (_groups(members) if self.vectorize
-                                    else tuple((k,) for k in range(len(members))))
+        self._set_groups()
         self.built = True
+
+    def _set_groups(self):
+        # Kept out of Keras' attribute tracking: plain tuples of indices.
+        self.__dict__["_groups"] = (_groups(self.members) if self.vectorize
+                                    else tuple((k,) for k in range(len(self.members))))
+
+    def set_vectorize(self, vectorize):
+        """Switches vectorization on or off (JAX), e.g. between blocks of
+        steps: the same arithmetic, another program (retrace after it)."""
+        self.vectorize = _check_vectorize(vectorize)
+        self._set_groups()
 
     @property
     def image_shape(self):
@@ -352,7 +361,14 @@ def _check_members(members):
 def _check_vectorize(vectorize):
     backend = keras.backend.backend()
     if vectorize == "auto":
-        return backend == "jax"
+        # Not on a CPU: XLA:CPU runs the grouped convolutions that vmap makes
+        # of the members' convolutions ~17x slower than one by one (measured
+        # on the dSprites net: 0.3 steps/s vectorized, 3 seeds).
+        if backend != "jax":
+            return False
+        import jax
+
+        return jax.devices()[0].platform != "cpu"
     vectorize = _validation.check_bool("vectorize", vectorize)
     if vectorize and backend != "jax":
         raise ValueError(
@@ -464,7 +480,8 @@ def batch_indices(seeds, first_step, num_steps, batch_size, num_images):
     batch_size = _validation.check_int("batch_size", batch_size, minimum=1)
     num_images = _validation.check_int("num_images", num_images, minimum=1)
     if num_images > np.iinfo(np.int32).max:
-        raise ValueError(f"Argument `num_images` must fit in int32. Received: num_images={num_images}")
+        raise ValueError("Argument `num_images` must fit in int32. "
+                         f"Received: num_images={num_images}")
     with np.errstate(over="ignore"):
         counter = (np.arange(first_step, first_step + num_steps, dtype=np.uint64)[:, None, None]
                    * np.uint64(batch_size) + np.arange(batch_size, dtype=np.uint64))
@@ -483,10 +500,14 @@ class DeviceTrainer:
     dSprites' 0/1 pixels: a quarter of float32's memory; they are cast, not
     scaled, per batch). Each call of `run` trains `count` steps: member k's
     batch at step t holds the images `batch_indices(seeds, t, ...)[0, k]`,
-    gathered on the device. On JAX the steps run in one jitted
-    `lax.fori_loop` of `ensemble.train_step` (compiled once for any count up
-    to `steps_per_call`, the state donated); on TensorFlow and torch, in a
-    loop of `train_on_batch`.
+    gathered on the device. On JAX, on an accelerator, the steps run in one
+    jitted `lax.fori_loop` of `ensemble.train_step` (compiled once for any
+    count up to `steps_per_call`, the state donated), so the host only
+    launches a call every `steps_per_call` steps; on a CPU, where XLA runs
+    convolutions inside a loop body an order of magnitude slower than
+    outside one (measured: 3.3 s against 0.22 s for one step of the dSprites
+    net), a host loop calls the jitted step. On TensorFlow and torch, a loop
+    of `train_on_batch`.
 
     Args:
         ensemble: a compiled `SeedEnsemble`.
@@ -494,16 +515,20 @@ class DeviceTrainer:
         seeds: the members' data seeds (one per member).
         batch_size: examples per member per step.
         steps_per_call: most steps per jitted call (JAX).
+        device_loop: JAX: `"auto"` (the `fori_loop` on an accelerator, the
+            host loop on a CPU), True or False.
     """
 
-    def __init__(self, ensemble, images, seeds, batch_size, steps_per_call=1000):
+    def __init__(self, ensemble, images, seeds, batch_size, steps_per_call=1000,
+                 device_loop="auto"):
         if not isinstance(ensemble, SeedEnsemble):
             raise TypeError("Argument `ensemble` must be a keras_vae.ensemble.SeedEnsemble. "
                             f"Received: ensemble of type {type(ensemble).__name__}")
         if getattr(ensemble, "optimizer", None) is None:
             raise ValueError("Argument `ensemble` must be compiled (it needs its optimizer). "
                              "Received: an ensemble that was not compiled")
-        seeds = [_validation.check_seed("seeds", s) for s in _validation.check_sequence("seeds", seeds)]
+        seeds = [_validation.check_seed("seeds", s)
+                 for s in _validation.check_sequence("seeds", seeds)]
         if len(seeds) != ensemble.num_members:
             raise ValueError(
                 f"Argument `seeds` must hold one data seed per member ({ensemble.num_members}). "
@@ -514,7 +539,8 @@ class DeviceTrainer:
         self.steps_per_call = _validation.check_int("steps_per_call", steps_per_call, minimum=1)
         shape = tuple(getattr(images, "shape", ()))
         image_shape = tuple(ensemble.image_shape)
-        if not (shape[1:] == image_shape or (image_shape[-1] == 1 and shape[1:] == image_shape[:-1])):
+        if not (shape[1:] == image_shape
+                or (image_shape[-1] == 1 and shape[1:] == image_shape[:-1])):
             raise ValueError(
                 f"Argument `images` must have shape (N,) + {image_shape} (or without the "
                 f"channel axis of one channel). Received: images.shape={shape}")
@@ -522,7 +548,7 @@ class DeviceTrainer:
             raise ValueError("Argument `images` must hold at least one image. Received: "
                              f"images.shape={shape}")
         self.num_images = int(shape[0])
-        self.compile_seconds = None
+        self.compile_seconds = 0.0  # all compilations so far (JAX)
         self.backend = keras.backend.backend()
         if not ensemble.optimizer.built:
             ensemble.optimizer.build(ensemble.trainable_variables)
@@ -530,7 +556,10 @@ class DeviceTrainer:
             import jax
 
             self.images = jax.device_put(np.asarray(images))
-            self._step = None
+            self._steps = {}  # compiled programs, by the ensemble's groups
+            if device_loop == "auto":
+                device_loop = jax.devices()[0].platform != "cpu"
+            self.device_loop = _validation.check_bool("device_loop", device_loop)
         else:
             self.images = ops.convert_to_tensor(np.asarray(images))
 
@@ -585,19 +614,22 @@ class DeviceTrainer:
 
         ensemble, shape, dtype = self.ensemble, self._batch_shape(), keras.config.floatx()
 
-        def chunk(state, images, indices, count):
-            def body(i, state):
-                x = jnp.reshape(jnp.take(images, indices[i], axis=0).astype(dtype), shape)
-                _, new = ensemble.train_step(state, (x,))
-                return jax.tree_util.tree_map(lambda n, o: jnp.asarray(n, o.dtype),
-                                              tuple(list(s) for s in new), state)
+        def body(i, state, images, indices):
+            x = jnp.reshape(jnp.take(images, indices[i], axis=0).astype(dtype), shape)
+            _, new = ensemble.train_step(state, (x,))
+            return jax.tree_util.tree_map(lambda n, o: jnp.asarray(n, o.dtype),
+                                          tuple(list(s) for s in new), state)
 
-            return jax.lax.fori_loop(0, count, body, state)
+        def chunk(state, images, indices, count):
+            return jax.lax.fori_loop(0, count, lambda i, s: body(i, s, images, indices), state)
+
+        def step(state, images, indices, i):
+            return body(i, state, images, indices)
 
         tic = time.perf_counter()
-        compiled = jax.jit(chunk, donate_argnums=(0,)).lower(
+        compiled = jax.jit(chunk if self.device_loop else step, donate_argnums=(0,)).lower(
             state, self.images, indices, count).compile()
-        self.compile_seconds = time.perf_counter() - tic
+        self.compile_seconds += time.perf_counter() - tic
         return compiled
 
     def _run_jax(self, indices, n):
@@ -609,9 +641,16 @@ class DeviceTrainer:
         state = self._state()
         indices = jnp.asarray(indices)
         count = jnp.asarray(n, jnp.int32)
-        if self._step is None:
-            self._step = self._compile_jax(state, indices, count)
-        self._set_state(self._step(state, self.images, indices, count))
+        key = self.ensemble.groups
+        if key not in self._steps:
+            self._steps[key] = self._compile_jax(state, indices, count)
+        compiled = self._steps[key]
+        if self.device_loop:
+            state = compiled(state, self.images, indices, count)
+        else:
+            for i in range(n):
+                state = compiled(state, self.images, indices, jnp.asarray(i, jnp.int32))
+        self._set_state(state)
 
 
 def hardware():
@@ -691,7 +730,8 @@ def ensemble_dir(out, runs):
 
 def train_ensemble(runs, images, out, steps, steps_per_call=1000, checkpoint_every=10_000,
                    max_seconds=None, max_steps=None, started=None, vectorize="auto",
-                   jit_compile=True, data=None, force=False, log=print, log_every_s=10.0):
+                   jit_compile="auto", device_loop="auto", data=None, force=False, log=print,
+                   log_every_s=10.0, trial_steps=500):
     """Trains the runs as one `SeedEnsemble` into the directory `out`, resumably.
 
     Writes `out/checkpoint.weights.h5` (every member's weights, sampling
@@ -715,7 +755,11 @@ def train_ensemble(runs, images, out, steps, steps_per_call=1000, checkpoint_eve
             would not fit; None for no budget.
         max_steps: most steps to train in this invocation (None: no limit).
         started: `time.monotonic()` at the start of the budget (default now).
-        vectorize, jit_compile: see `SeedEnsemble` and `keras.Model.compile`.
+        vectorize, jit_compile: see `SeedEnsemble` and `keras.Model.compile`;
+            `vectorize="fastest"` (JAX) trains one block of `trial_steps` steps
+            vectorized and one not (both programs compiled; the same
+            arithmetic, the steps count), then continues with the faster.
+        device_loop: see `DeviceTrainer`.
         data: a JSON-able description of `images` (data set, subset), part of
             the run's identity and of each preset's metadata.
         force: discard another run's state in `out`.
@@ -742,14 +786,20 @@ def train_ensemble(runs, images, out, steps, steps_per_call=1000, checkpoint_eve
     _atomic.remove_stale_in(out)
     manifest = _start_manifest(out, _identity(runs, batch_size, learning_rate, data), force)
 
-    ensemble = SeedEnsemble([build_member(r.recipe, r.seed) for r in runs], vectorize=vectorize)
+    members = [build_member(r.recipe, r.seed) for r in runs]
+    trials = []  # vectorize="fastest": a timed block with each program, then the faster
+    if vectorize == "fastest":
+        if keras.backend.backend() == "jax" and any(len(g) > 1 for g in _groups(members)):
+            trials = [True, False]
+        vectorize = keras.backend.backend() == "jax"
+    ensemble = SeedEnsemble(members, vectorize=vectorize)
     ensemble.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
     ensemble.optimizer.build(ensemble.trainable_variables)
     done = _runs.restore(ensemble, out)
     if done:
         log(f"resuming {len(runs)} runs from {out} at step {done}")
     trainer = DeviceTrainer(ensemble, images, [r.seed for r in runs], batch_size,
-                            steps_per_call=steps_per_call)
+                            steps_per_call=steps_per_call, device_loop=device_loop)
     wall_before = float(manifest.get("wall_time_s", 0.0))
     tic = time.monotonic()
     target = steps if max_steps is None else min(steps, done + max_steps)
@@ -768,8 +818,14 @@ def train_ensemble(runs, images, out, steps, steps_per_call=1000, checkpoint_eve
         timings["checkpoint_s"] += save_cost
         saved_at = done
 
+    trial, rates = None, {}
     while done < target:
+        if trials and trial is None:
+            trial = trials.pop(0)
+            ensemble.set_vectorize(trial)
         n = min(steps_per_call, target - done, next_checkpoint - done)
+        if trial is not None:
+            n = min(n, trial_steps)  # one block of each program, timed
         if max_seconds is not None:
             left = max_seconds - (time.monotonic() - started) - 2 * save_cost
             if per_step is None:
@@ -783,14 +839,28 @@ def train_ensemble(runs, images, out, steps, steps_per_call=1000, checkpoint_eve
         compiled_before = trainer.compile_seconds
         logs = trainer.run(done, n)
         seconds = time.monotonic() - t
-        if compiled_before is None and trainer.compile_seconds is not None:
-            timings["compile_s"] = round(trainer.compile_seconds, 2)
-            seconds -= trainer.compile_seconds
+        compiled = trainer.compile_seconds - compiled_before
+        if compiled:
+            timings["compile_s"] += compiled
+            seconds -= compiled
+            program = "vectorized" if ensemble.vectorize else "members one by one"
+            log(f"compiled the training step ({program}) in {compiled:.1f}s")
+        seconds = max(seconds, 1e-6)
         timings["train_s"] += seconds
         timings["steps"] += n
-        per_step = max(seconds / n, 1e-6) if per_step is None else 0.5 * per_step + 0.5 * max(
-            seconds / n, 1e-6)
+        per_step = seconds / n if per_step is None else 0.5 * per_step + 0.5 * seconds / n
         done += n
+        if trial is not None:
+            rates[trial] = n / seconds
+            trial = None
+            if not trials:
+                best = max(rates, key=rates.get)
+                ensemble.set_vectorize(best)
+                timings["vectorize"] = {"chosen": best, "steps_per_s": {
+                    "vectorized": round(rates[True], 1), "one_by_one": round(rates[False], 1)}}
+                log(f"vectorized {rates[True]:.0f} steps/s, one by one {rates[False]:.0f} "
+                    f"steps/s: continuing {'vectorized' if best else 'one by one'}")
+                per_step = 1.0 / rates[best]
         checkpoint = done >= next_checkpoint
         if checkpoint or last_log is None or time.monotonic() - last_log >= log_every_s:
             last_log = time.monotonic()

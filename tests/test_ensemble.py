@@ -25,6 +25,10 @@ from testing import load_digits
 
 DIGITS_RECIPE = os.path.join(ROOT, "tests", "data", "tiny_digits_recipe.py")
 VECTORIZE = [False, True] if BACKEND == "jax" else [False]
+# JAX: members vectorized or not, steps in the device's fori_loop (the GPU
+# path) or in a host loop (the CPU default); other backends: one way.
+MODES = ([(v, d) for v in (False, True) for d in (False, True)] if BACKEND == "jax"
+         else [(False, "auto")])
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +58,8 @@ def _alone(build, images, indices, member, learning_rate):
 # === Equivalence with independent training ===
 
 
-@pytest.mark.parametrize("vectorize", VECTORIZE)
-def test_an_ensemble_trains_each_member_as_if_alone(images, vectorize):
+@pytest.mark.parametrize("vectorize,device_loop", MODES)
+def test_an_ensemble_trains_each_member_as_if_alone(images, vectorize, device_loop):
     recipe = load_recipe(DIGITS_RECIPE)  # beta annealed over steps: the step counter matters
     seeds, steps = [3, 5], 5
     indices = ens.batch_indices(seeds, 0, steps, recipe.batch_size, len(images))
@@ -65,7 +69,8 @@ def test_an_ensemble_trains_each_member_as_if_alone(images, vectorize):
     model = ens.SeedEnsemble([ens.build_member(recipe, s) for s in seeds], vectorize=vectorize)
     assert model.groups == (((0, 1),) if vectorize else ((0,), (1,)))
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate))
-    trainer = ens.DeviceTrainer(model, images, seeds, recipe.batch_size, steps_per_call=2)
+    trainer = ens.DeviceTrainer(model, images, seeds, recipe.batch_size, steps_per_call=2,
+                                device_loop=device_loop)
     logs = trainer.run(0, steps)
     assert set(logs) >= {"loss", "loss_0", "loss_1"}
     np.testing.assert_allclose(logs["loss"], logs["loss_0"] + logs["loss_1"], rtol=1e-5)
@@ -77,6 +82,7 @@ def test_an_ensemble_trains_each_member_as_if_alone(images, vectorize):
 
 @pytest.mark.parametrize("vectorize", VECTORIZE)
 def test_factor_vae_and_beta_tcvae_members_train_as_if_alone(images, vectorize):
+    device_loop = vectorize if BACKEND == "jax" else "auto"
     # FactorVAE's discriminators keep their own Adam (as FactorVAE.compile
     # does); beta-TCVAE's penalty is a batch statistic of its own batch.
     def build(cls, seed, **kwargs):
@@ -94,7 +100,8 @@ def test_factor_vae_and_beta_tcvae_members_train_as_if_alone(images, vectorize):
     model = ens.SeedEnsemble([build(c, s, **kw) for c, s, kw in specs], vectorize=vectorize)
     assert model.groups == (((0, 2), (1,)) if vectorize else ((0,), (1,), (2,)))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    ens.DeviceTrainer(model, images, seeds, batch, steps_per_call=3).run(0, steps)
+    ens.DeviceTrainer(model, images, seeds, batch, steps_per_call=3,
+                      device_loop=device_loop).run(0, steps)
     for member, expected in zip(model.members, want):
         _assert_same_weights(_values(member), expected)
 
@@ -140,8 +147,11 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(images, tmp_path
                                log=lines.append)
     assert whole.finished and whole.steps_done == 7
 
+    # On JAX the interrupted run takes the device loop (the GPU path), the
+    # uninterrupted one the host loop: the same steps either way.
     first = ens.train_ensemble(_runs(), images, tmp_path / "parts", steps=7, max_steps=3,
-                               steps_per_call=2, checkpoint_every=2, log=lines.append)
+                               steps_per_call=2, checkpoint_every=2, log=lines.append,
+                               device_loop=True if BACKEND == "jax" else "auto")
     assert not first.finished and first.steps_done == 3
     manifest = json.loads((tmp_path / "parts" / ens.MANIFEST).read_text())
     assert manifest["steps_done"] == 3 and [m["seed"] for m in manifest["members"]] == [0, 1]
@@ -156,6 +166,21 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(images, tmp_path
         _assert_same_weights(_values(a), _values(b))
     assert rest.metadata[_runs()[0].name]["wall_time_s"] >= first.metadata[
         _runs()[0].name]["wall_time_s"]
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="vectorization is JAX's")
+def test_fastest_times_both_programs_and_trains_the_same_runs(images, tmp_path):
+    lines = []
+    plain = ens.train_ensemble(_runs(), images, tmp_path / "plain", steps=6, vectorize=False,
+                               log=lines.append)
+    timed = ens.train_ensemble(_runs(), images, tmp_path / "timed", steps=6, trial_steps=2,
+                               vectorize="fastest", log=lines.append)
+    choice = timed.timings["vectorize"]
+    assert set(choice["steps_per_s"]) == {"vectorized", "one_by_one"}
+    assert timed.ensemble.vectorize == choice["chosen"]
+    assert any(line.startswith("vectorized ") and "continuing" in line for line in lines)
+    for a, b in zip(timed.ensemble.members, plain.ensemble.members):
+        _assert_same_weights(_values(a), _values(b))
 
 
 def test_a_spent_budget_stops_with_a_checkpoint_and_the_rerun_continues(images, tmp_path):
@@ -212,7 +237,8 @@ def test_bad_members_are_refused():
     member = ens.build_member(recipe, 0)
     with pytest.raises(ValueError, match=r"at least one model. Received: members=\[\]"):
         ens.SeedEnsemble([])
-    with pytest.raises(TypeError, match="list of keras-vae models. Received: members of type BetaVAE"):
+    with pytest.raises(TypeError,
+                       match="list of keras-vae models. Received: members of type BetaVAE"):
         ens.SeedEnsemble(member)
     with pytest.raises(TypeError, match=r"Received: members\[1\] of type Dense"):
         ens.SeedEnsemble([member, keras.layers.Dense(2)])
@@ -227,7 +253,8 @@ def test_bad_members_are_refused():
             return super().train_step(*args, **kwargs)
 
     odd = OwnStep(input_shape=(8, 8, 1), latent_dim=2, architecture="mlp")
-    with pytest.raises(ValueError, match=r"own `train_step` .*Received: members\[1\] of type OwnStep"):
+    with pytest.raises(ValueError,
+                       match=r"own `train_step` .*Received: members\[1\] of type OwnStep"):
         ens.SeedEnsemble([member, odd])
     with pytest.raises(TypeError, match="Received: vectorize='yes'"):
         ens.SeedEnsemble([member], vectorize="yes")
@@ -249,8 +276,8 @@ def test_a_batch_per_member_is_required(images):
     recipe = load_recipe(DIGITS_RECIPE)
     model = ens.SeedEnsemble([ens.build_member(recipe, s) for s in (0, 1)])
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    with pytest.raises(ValueError, match=r"one batch per member: shape \(2, batch\) \+ \(8, 8, 1\). "
-                                         r"Received: x.shape=\(3, 4, 8, 8, 1\)"):
+    with pytest.raises(ValueError, match=r"one batch per member: shape \(2, batch\) \+ "
+                                         r"\(8, 8, 1\). Received: x.shape=\(3, 4, 8, 8, 1\)"):
         model(np.zeros((3, 4, 8, 8, 1), "float32"))
     with pytest.raises(ValueError, match=r"Received: x.shape=\(4, 8, 8, 1\)"):
         model.compute_loss(np.zeros((4, 8, 8, 1), "float32"))
