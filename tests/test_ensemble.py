@@ -1,4 +1,4 @@
-"""`keras_vae.ensemble`: K runs trained as one model.
+"""`keras_vae.ensemble` and `zoo/gpu_study.py`: K runs trained as one model.
 
 The claim checked here is that a `SeedEnsemble` of K models, trained on the
 sum of their losses with one optimizer, is K independent runs: each member
@@ -8,8 +8,11 @@ uninterrupted result, presets load and carry their metadata, and bad
 arguments are refused. Tiny models, CPU, every backend; no GPU needed.
 """
 
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -24,6 +27,7 @@ from testing import ROOT
 from testing import load_digits
 
 DIGITS_RECIPE = os.path.join(ROOT, "tests", "data", "tiny_digits_recipe.py")
+DSPRITES_RECIPE = os.path.join(ROOT, "tests", "data", "tiny_dsprites_recipe.py")
 VECTORIZE = [False, True] if BACKEND == "jax" else [False]
 # JAX: members vectorized or not, steps in the device's fori_loop (the GPU
 # path) or in a host loop (the CPU default); other backends: one way.
@@ -308,3 +312,86 @@ def test_runs_of_one_ensemble_must_share_data_batch_and_learning_rate(images, tm
         ens.train_ensemble([runs[0], runs[0]], images, tmp_path, steps=1)
     with pytest.raises(ValueError, match="Received: steps=0"):
         ens.train_ensemble(runs, images, tmp_path, steps=0)
+
+
+# === The script ===
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location(
+        "gpu_study", os.path.join(ROOT, "zoo", "gpu_study.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_script_trains_evaluates_and_writes_study_presets(tmp_path, capsys):
+    script = _script()
+    args = ["--recipes", DSPRITES_RECIPE, "--seeds", "0", "1", "--steps", "4",
+            "--num-images", "300", "--out", str(tmp_path), "--workers", "1",
+            "--steps-per-call", "3"]
+    assert script.main(args + ["--max-steps", "2"]) == 0
+    summary = json.loads((tmp_path / "gpu_study.json").read_text())
+    assert summary["steps_done"] == 2 and not summary["finished"] and not summary["presets"]
+    assert summary["data"] == {"dataset": "dsprites", "source": "procedural", "num_images": 300,
+                               "subset_seed": 0}
+
+    assert script.main(args) == 0  # resumes at step 2
+    summary = json.loads((tmp_path / "gpu_study.json").read_text())
+    assert summary["finished"] and summary["steps_done"] == 4
+    assert {"render_s", "compile_s", "train_s", "evaluate_s",
+            "presets_s"} <= set(summary["timings"])
+    for seed in (0, 1):
+        run = study.Run(DSPRITES_RECIPE, (), seed, 4)
+        meta = study.run_metadata(str(tmp_path), run)  # what `keras-vae study --report` reads
+        assert meta is not None and meta["seed"] == seed and "test_elbo" in meta["metrics"]
+        model = keras_vae.from_preset(str(tmp_path / "runs" / run.name / "preset"))
+        assert model.image_shape == (64, 64, 1)
+    assert "resuming 2 runs" in capsys.readouterr().out
+    assert script.main(args) == 0  # nothing left to train
+    assert "all 2 runs are finished" in capsys.readouterr().out
+
+
+def test_the_script_draws_the_images_it_names():
+    script = _script()
+    images, data = script.render_dsprites(num_images=100, seed=4, workers=1)
+    index = np.sort(np.random.default_rng(4).choice(737_280, 100, replace=False))
+    np.testing.assert_array_equal(images, keras_vae.datasets.open_dsprites().imgs(index))
+    assert data["num_images"] == 100 and data["subset_seed"] == 4
+
+
+def test_the_script_refuses_bad_arguments(capsys):
+    script = _script()
+    with pytest.raises(ValueError, match=r"at least one seed. Received: seeds=\(\)"):
+        script.plan_runs(["vae_dsprites"], seeds=())
+    with pytest.raises(ValueError, match=r"at least one recipe. Received: \[\]"):
+        script.plan_runs([], seeds=(0,))
+    for argv, message in ((["--seeds", "1", "1"], "must not repeat a seed"),
+                          (["--steps", "0"], "--steps must be >= 1. Received: 0"),
+                          (["--max-seconds", "-5"], "--max-seconds must be > 0. Received: -5")):
+        with pytest.raises(SystemExit):
+            script.parse_args(argv)
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="one process is enough: it runs JAX without TF")
+def test_the_gpu_path_imports_without_tensorflow():
+    # The GPU machine has JAX and no TensorFlow: the script, the ensemble,
+    # dSprites and the assessment must import without it.
+    code = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = None\n"
+        "sys.modules['tensorflow_datasets'] = None\n"
+        "import importlib.util, numpy as np\n"
+        "spec = importlib.util.spec_from_file_location('g', 'zoo/gpu_study.py')\n"
+        "g = importlib.util.module_from_spec(spec); spec.loader.exec_module(g)\n"
+        "images, _ = g.render_dsprites(num_images=50, workers=2)\n"
+        "import keras_vae.ensemble, keras_vae.assessment, keras_vae.study\n"
+        "from keras_vae.recipes import load_recipe, test_data\n"
+        "print(images.shape, test_data(load_recipe('beta_vae_dsprites'), 3).shape)\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(50, 64, 64) (3, 64, 64, 1)" in result.stdout
