@@ -828,10 +828,10 @@ def train_ensemble(runs, images, out, steps, steps_per_call=1000, checkpoint_eve
             n = min(n, trial_steps)  # one block of each program, timed
         if max_seconds is not None:
             left = max_seconds - (time.monotonic() - started) - 2 * save_cost
-            if per_step is None and trial is None:
-                n = min(n, 100)  # a short first block measures the speed
-            else:
+            if per_step is not None:
                 n = min(n, int(left / per_step))
+            elif trial is None:
+                n = min(n, 100)  # a short first block measures the speed
             if n < 1 or left <= 0:
                 log(f"stopping at step {done}: the budget of {max_seconds:g}s is spent")
                 break

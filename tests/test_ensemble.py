@@ -178,7 +178,7 @@ def test_fastest_times_both_programs_and_trains_the_same_runs(images, tmp_path):
     plain = ens.train_ensemble(_runs(), images, tmp_path / "plain", steps=6, vectorize=False,
                                log=lines.append)
     timed = ens.train_ensemble(_runs(), images, tmp_path / "timed", steps=6, trial_steps=2,
-                               vectorize="fastest", log=lines.append)
+                               vectorize="fastest", max_seconds=600, log=lines.append)
     choice = timed.timings["vectorize"]
     assert set(choice["steps_per_s"]) == {"vectorized", "one_by_one"}
     assert timed.ensemble.vectorize == choice["chosen"]
