@@ -731,7 +731,7 @@ def ensemble_dir(out, runs):
 def train_ensemble(runs, images, out, steps, steps_per_call=1000, checkpoint_every=10_000,
                    max_seconds=None, max_steps=None, started=None, vectorize="auto",
                    jit_compile="auto", device_loop="auto", data=None, force=False, log=print,
-                   log_every_s=10.0, trial_steps=500):
+                   log_every_s=10.0, trial_steps=200):
     """Trains the runs as one `SeedEnsemble` into the directory `out`, resumably.
 
     Writes `out/checkpoint.weights.h5` (every member's weights, sampling

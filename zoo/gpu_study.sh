@@ -11,12 +11,22 @@
 #       keras==3.15.1 namex optree
 # - Trains into $GPU_STUDY_DIR (default /tmp/gpu_study; pass the folder there,
 #   not with --out), resuming whatever that folder holds; without arguments,
-#   the three-seed beta-TCVAE dSprites runs of 300,000 steps within 420 s.
+#   the three-seed beta-TCVAE dSprites runs of 300,000 steps within 420 s
+#   (vectorized or not, whichever a timed block finds faster; quick metrics).
 # - Copies what is small into $OUT (default $GPU_STUDY_DIR/results): the log,
 #   nvidia-smi's view of the GPU, gpu_study.json, study.md / study.json of a
 #   named study, every run's preset metadata (metadata.tar.gz), and the
 #   presets themselves as 15 MB parts (presets.tar.part-00, -01, ...; join
 #   them with `cat presets.tar.part-* | tar x`).
+#
+# With this workplace's device tool (one command of at most 10 minutes, results
+# from $OUT): fetch the wheels into .whl/ as above (ignored: add /.whl/ to
+# .git/info/exclude), then call its `run` with carry [".whl"] and the command
+# `bash zoo/gpu_study.sh`, or with other arguments, e.g.
+#   bash zoo/gpu_study.sh --recipes beta_vae_dsprites --seeds 0 1 2 --max-seconds 440
+# A fresh machine keeps nothing and the tool brings back at most 8 files of
+# 16 MiB (64 MiB in all): train what ends within the call (checkpoints stay
+# there; the presets and metadata come back).
 #
 # Exits with zoo/gpu_study.py's status.
 set -uo pipefail
@@ -46,7 +56,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 'keras', keras.__version__, jax.devices())" 2>&1 | tee -a "$LOG"
 
 if [ $# -eq 0 ]; then
-  set -- --recipes beta_tcvae_dsprites --seeds 0 1 2 --steps 300000 --max-seconds 420
+  set -- --recipes beta_tcvae_dsprites --seeds 0 1 2 --steps 300000 --max-seconds 420 \
+    --vectorize fastest --quick-eval
 fi
 "$PY" zoo/gpu_study.py --out "$WORK" "$@" 2>&1 | tee -a "$LOG"
 status=${PIPESTATUS[0]}
