@@ -2,7 +2,7 @@
 process, on one device, in one compiled program.
 
 A study trains many small models (Locatello et al. 2019: 6 methods x 6
-settings x 50 seeds of a 0.7M-parameter net, 300,000 steps of batch 64 each).
+settings x 50 seeds of a 0.76M-parameter net, 300,000 steps of batch 64 each).
 One such model leaves a GPU idle between its small kernels; K of them
 stepping together fill it.
 
@@ -17,13 +17,15 @@ stepping together fill it.
   the same batches, from the same seed (`tests/test_ensemble.py` checks this
   on every backend). FactorVAE's discriminators get their own Adam, as in
   `FactorVAE.compile` (`FactorVAEOptimizers`).
-- On JAX, members with the same class and configuration (one recipe, several
-  seeds) are *vectorized*: their variables are stacked and their forward
-  pass and loss run under `jax.vmap`, so K seeds take one set of kernels
-  (batched matrix products, grouped convolutions) instead of K. Same
-  arithmetic, other kernels: equal to float tolerance.
+- On JAX with an accelerator (by default; `vectorize=True` anywhere on JAX),
+  members with the same class and configuration (one recipe, several seeds)
+  are *vectorized*: their variables are stacked and their forward pass and
+  loss run under `jax.vmap`, so K seeds take one set of kernels (batched
+  matrix products, grouped convolutions) instead of K. Same arithmetic,
+  other kernels: equal to float tolerance.
 - `DeviceTrainer` keeps the training images on the device and runs many steps
-  per call: on JAX a jitted `lax.fori_loop` over `ensemble.train_step`; on
+  per call: on JAX with an accelerator a jitted `lax.fori_loop` over
+  `ensemble.train_step` (on a CPU a host loop over the jitted step); on
   TensorFlow and torch a loop of `train_on_batch`. The images of each step
   are gathered on the device; only their indices cross from the host, drawn
   by `batch_indices`, a counter-based hash of (member seed, step, slot): a
