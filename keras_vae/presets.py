@@ -222,8 +222,8 @@ def save_preset(model, directory, metadata=None, overwrite=False):
         model: a keras-vae model.
         directory: target folder; must not exist unless `overwrite=True`.
         metadata: extra JSON-serializable fields (dataset, recipe, seed, steps,
-            wall time, metrics, ...); versions, parameter count, hardware and
-            the weights' sha256 are added.
+            wall time, metrics, ...); versions, parameter count, hardware
+            (unless `metadata` names it) and the weights' sha256 are added.
         overwrite: replace an existing directory.
 
     Returns:
@@ -262,7 +262,9 @@ def save_preset(model, directory, metadata=None, overwrite=False):
             "keras_vae_version": keras_vae.__version__,
             "backend": keras.backend.backend(),
             "parameters": int(model.count_params()),
-            "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+            # A caller that trained elsewhere (e.g. on a GPU) names its hardware.
+            "hardware": (metadata or {}).get("hardware")
+            or f"{platform.machine()}, {os.cpu_count()} CPU cores",
             "sha256": files[WEIGHTS_FILE],
             "files": files,
         }

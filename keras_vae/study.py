@@ -130,7 +130,20 @@ CPU_STUDY = Study(
                 "(a CPU budget)",
 )
 
-STUDIES = {study.name: study for study in (UNSUPERVISED_STUDY_V1, CPU_STUDY)}
+# The seven dSprites recipes at their own settings, three seeds, the
+# literature's schedule: a GPU's study (`zoo/gpu_study.py --study
+# dsprites_300k` trains its runs together on one device, in this layout).
+DSPRITES_300K = Study(
+    name="dsprites_300k",
+    grid={name: {} for name in CPU_STUDY.grid},
+    seeds=(0, 1, 2),
+    steps=300_000,
+    description="each method at its recipe's setting, 3 seeds, the literature's 300k steps "
+                "of batch 64 at Adam 1e-4 (a GPU budget: zoo/gpu_study.py)",
+)
+
+STUDIES = {study.name: study
+           for study in (UNSUPERVISED_STUDY_V1, CPU_STUDY, DSPRITES_300K)}
 
 
 def get_study(name_or_study):
