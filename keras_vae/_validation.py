@@ -224,6 +224,34 @@ def check_bool(name, value):
     return bool(value)
 
 
+def check_instances(name, value, item_type, what, item):
+    """Checks a non-empty list or tuple of `item_type` instances; returns a list.
+
+    `what` names the items in the plural ("keras-vae models"), `item` one
+    of them ("model"), for the messages.
+    """
+    if isinstance(value, item_type) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"Argument `{name}` must be a list of {what}. "
+                        f"Received: {name} of type {type(value).__name__}")
+    value = list(value)
+    if not value:
+        raise ValueError(f"Argument `{name}` must hold at least one {item}. "
+                         f"Received: {name}=[]")
+    for i, element in enumerate(value):
+        if not isinstance(element, item_type):
+            raise TypeError(f"Argument `{name}` must hold only {what}. "
+                            f"Received: {name}[{i}] of type {type(element).__name__}")
+    return value
+
+
+def check_optional_dict(name, value, what="a dict"):
+    """Checks None or a dict; returns it."""
+    if value is not None and not isinstance(value, dict):
+        raise TypeError(f"Argument `{name}` must be None or {what}. "
+                        f"Received: {name} of type {type(value).__name__}")
+    return value
+
+
 def check_sequence(name, value):
     """Checks a list or tuple (not a string or a scalar) and returns a tuple."""
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):

@@ -146,9 +146,7 @@ def write_preset(run, metrics=None):
     if not isinstance(run, TrainedRun):
         raise TypeError("Argument `run` must be a keras_vae.training.TrainedRun from "
                         f"train_run(). Received: run of type {type(run).__name__}")
-    if metrics is not None and not isinstance(metrics, dict):
-        raise TypeError("Argument `metrics` must be None or a dict. "
-                        f"Received: metrics of type {type(metrics).__name__}")
+    _validation.check_optional_dict("metrics", metrics)
     metadata = dict(run.metadata)
     if metrics is not None:
         metadata["metrics"] = metrics
@@ -264,8 +262,6 @@ class HeldOutStopping(keras.callbacks.Callback):
 
     def __init__(self, images, out, manifest, split, patience, min_delta, metric="elbo",
                  batch_size=128, seed=0, verbose=1):
-        from keras_vae import _validation
-
         super().__init__()
         self.images = images
         self.out = out

@@ -51,3 +51,18 @@ def test_array_checks_name_the_arguments():
         V.check_rank("x", np.zeros(3), 2, "(n, d)")
     with pytest.raises(TypeError, match="convertible to a numpy array"):
         V.as_array("x", [[1, 2], [3]])
+
+
+def test_check_instances_and_check_optional_dict():
+    from keras_vae import _validation
+
+    assert _validation.check_instances("xs", (1, 2), int, "ints", "int") == [1, 2]
+    with pytest.raises(TypeError, match="must be a list of ints. Received: xs of type int"):
+        _validation.check_instances("xs", 1, int, "ints", "int")
+    with pytest.raises(ValueError, match=r"at least one int. Received: xs=\[\]"):
+        _validation.check_instances("xs", [], int, "ints", "int")
+    with pytest.raises(TypeError, match=r"only ints. Received: xs\[1\] of type str"):
+        _validation.check_instances("xs", [1, "2"], int, "ints", "int")
+    assert _validation.check_optional_dict("m", None) is None
+    with pytest.raises(TypeError, match="must be None or a dict. Received: m of type list"):
+        _validation.check_optional_dict("m", [])

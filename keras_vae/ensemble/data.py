@@ -39,16 +39,9 @@ def build_member(recipe, seed):
 
 def check_runs(runs):
     """Checks a list of `Member`s that can train as one ensemble."""
-    if isinstance(runs, Member) or not isinstance(runs, (list, tuple)):
-        raise TypeError(f"Argument `runs` must be a list of keras_vae.ensemble.Member. "
-                        f"Received: runs of type {type(runs).__name__}")
-    runs = list(runs)
-    if not runs:
-        raise ValueError("Argument `runs` must hold at least one run. Received: runs=[]")
+    runs = _validation.check_instances("runs", runs, Member, "keras_vae.ensemble.Member",
+                                       "run")
     for i, run in enumerate(runs):
-        if not isinstance(run, Member):
-            raise TypeError("Argument `runs` must hold keras_vae.ensemble.Member items. "
-                            f"Received: runs[{i}] of type {type(run).__name__}")
         _validation.check_seed(f"runs[{i}].seed", run.seed)
     names = [r.name for r in runs]
     if len(set(names)) != len(names):

@@ -288,18 +288,9 @@ def _unstack_into(members, attribute, stacked):
 
 
 def _check_members(members):
-    if isinstance(members, BaseVAE) or not isinstance(members, (list, tuple)):
-        raise TypeError(
-            "Argument `members` must be a list of keras-vae models. "
-            f"Received: members of type {type(members).__name__}")
-    members = list(members)
-    if not members:
-        raise ValueError("Argument `members` must hold at least one model. Received: members=[]")
+    members = _validation.check_instances("members", members, BaseVAE, "keras-vae models",
+                                          "model")
     for i, member in enumerate(members):
-        if not isinstance(member, BaseVAE):
-            raise TypeError(
-                "Argument `members` must hold keras-vae models (BaseVAE subclasses). "
-                f"Received: members[{i}] of type {type(member).__name__}")
         if type(member).train_step is not BaseVAE.train_step:
             raise ValueError(
                 "Argument `members` must hold models trained by their `compute_loss` "

@@ -278,9 +278,7 @@ def write_presets(result, runs_dir, metrics=None):
     if not isinstance(result, EnsembleResult):
         raise TypeError("Argument `result` must be a keras_vae.ensemble.EnsembleResult. "
                         f"Received: result of type {type(result).__name__}")
-    if metrics is not None and not isinstance(metrics, dict):
-        raise TypeError("Argument `metrics` must be None or a dict {run name: metrics}. "
-                        f"Received: metrics of type {type(metrics).__name__}")
+    _validation.check_optional_dict("metrics", metrics, "a dict {run name: metrics}")
     written = {}
     for run, model in zip(result.runs, result.ensemble.members):
         meta = dict(result.metadata[run.name])
