@@ -5,9 +5,9 @@ kernels run on OpenMP threads, which by default spin while they wait for
 the next parallel region. On a machine where anything else runs (another
 job, or the `tf.data` input pipeline that feeds `model.fit` on every
 backend), a spinning thread holds a core that the thread it waits for
-needs: `bench/recipe_throughput.py` measured a recipe's torch training step
-at ~575 ms instead of ~62 ms on a 2-core machine shared with other jobs,
-and pure PyTorch loses 2-3x the same way (bench/RESULTS.md). `PASSIVE`
+needs: on a shared machine a recipe's torch training step becomes several
+times slower (measured by `bench/recipe_throughput.py`, in
+bench/RESULTS.md). `PASSIVE`
 makes waiting threads sleep; it changes no result (the threads compute the
 same thing, only their waiting differs; `tests/test_threads.py` trains the
 same steps under both policies and compares the weights).

@@ -311,8 +311,8 @@ def _check_vectorize(vectorize):
     backend = keras.backend.backend()
     if vectorize == "auto":
         # Not on a CPU: XLA:CPU runs the grouped convolutions that vmap makes
-        # of the members' convolutions ~17x slower than one by one (measured
-        # on the dSprites net: 0.3 steps/s vectorized, 3 seeds).
+        # of the members' convolutions far slower than one by one (measured
+        # in bench/RESULTS.md, "Several runs in one process").
         if backend != "jax":
             return False
         import jax
