@@ -386,6 +386,9 @@ def median_runs(study, out, metric="mig", runs=None):
         `{(method, setting): (run, [(run, metrics) of every seed])}`.
     """
     study = get_study(study)
+    if not isinstance(metric, str):
+        raise TypeError("Argument `metric` must be a metric name string, e.g. 'mig'. "
+                        f"Received: metric={metric!r} of type {type(metric).__name__}")
     runs = plan(study) if runs is None else runs
     finished = dict(((r.method, r.setting, r.seed), (r, m)) for r, m in collect(out, runs))
     chosen = {}

@@ -133,3 +133,5 @@ def test_ship_presets_copies_the_median_seed_with_every_seeds_metrics(tmp_path):
     assert "| median [IQR] | 0.2 [0.15, 0.25] |" in card
     with pytest.raises(ValueError, match="must report 'dci'"):
         study.ship_presets(spec, out, tmp_path / "zoo2", metric="dci")
+    with pytest.raises(TypeError, match="Received: metric=3 of type int"):
+        study.ship_presets(spec, out, tmp_path / "zoo2", metric=3)
