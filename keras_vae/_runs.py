@@ -63,6 +63,12 @@ def identity(recipe, seed):
     })
 
 
+def identity_differences(manifest, recipe, seed):
+    """The identity keys in which `manifest` records another run than `recipe` at `seed`."""
+    wanted = identity(recipe, seed)
+    return [k for k in IDENTITY if manifest.get(k, IDENTITY_DEFAULTS.get(k)) != wanted[k]]
+
+
 def read_manifest(out):
     from keras_vae.presets import read_json
 
@@ -115,7 +121,7 @@ def start(out, recipe, seed, force=False):
         has_checkpoint = False
     if manifest is not None:
         recorded = {k: manifest.get(k, IDENTITY_DEFAULTS.get(k)) for k in IDENTITY}
-        differ = [k for k in IDENTITY if recorded[k] != wanted[k]]
+        differ = identity_differences(manifest, recipe, seed)
         if differ:
             shown = ", ".join(f"{k}={recorded[k]!r} there, {wanted[k]!r} now" for k in differ)
             raise StaleRunError(

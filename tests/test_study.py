@@ -135,3 +135,61 @@ def test_ship_presets_copies_the_median_seed_with_every_seeds_metrics(tmp_path):
         study.ship_presets(spec, out, tmp_path / "zoo2", metric="dci")
     with pytest.raises(TypeError, match="Received: metric=3 of type int"):
         study.ship_presets(spec, out, tmp_path / "zoo2", metric=3)
+
+
+def _setting_loss(run):
+    """The run's regularizer at step 1,000 on fixed codes, with a tiny network."""
+    import keras
+    import numpy as np
+
+    import keras_vae
+
+    recipe = study.run_recipe(run)
+    kwargs = {**recipe.model_kwargs, "input_shape": (8, 8, 1), "architecture": "mlp",
+              "network_kwargs": {"hidden_units": [8]}}
+    model = getattr(keras_vae, recipe.model)(**kwargs, seed=0)
+    model.step_counter.assign(1_000)
+    rng = np.random.default_rng(0)
+    z_mean = rng.normal(size=(32, kwargs["latent_dim"])).astype("float32")
+    z_log_var = rng.normal(scale=0.3, size=z_mean.shape).astype("float32")
+    z = z_mean + np.exp(z_log_var / 2) * rng.normal(size=z_mean.shape).astype("float32")
+    loss, _ = model.regularizer(*(keras.ops.convert_to_tensor(a) for a in (z_mean, z_log_var, z)),
+                                training=True)
+    return float(keras.ops.convert_to_numpy(loss))
+
+
+@pytest.mark.parametrize("name", ["unsupervised_study_v1", "cpu_dsprites"])
+def test_every_setting_of_a_named_study_changes_the_objective(name):
+    # A grid value the model ignores (as `beta` was under the capacity schedule)
+    # would train one model six times under six names.
+    spec = study.get_study(name)
+    for recipe, arguments in spec.grid.items():
+        for argument, values in arguments.items():
+            default = study.run_recipe(study.Run(recipe, (), 0, 1)).model_kwargs.get(argument)
+            distinct = sorted({*values, default} - {None})
+            losses = [_setting_loss(study.Run(recipe, ((argument, v),), 0, 1)) for v in distinct]
+            assert len(distinct) >= 2, (recipe, argument)
+            assert len({round(x, 5) for x in losses}) == len(losses), (recipe, argument, losses)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow",
+                    reason="runs are subprocesses of the same library code on every backend")
+def test_a_run_of_an_edited_recipe_is_trained_again(tmp_path):
+    vae, _ = _recipes(tmp_path)
+    spec = study.Study(name="edit", grid={vae: {}}, seeds=(0,), steps=3)
+    out = tmp_path / "study"
+    study.run_study(spec, str(out), log=lambda line: None)
+    (run,) = study.plan(spec)
+    assert study.run_metadata(str(out), run) is not None
+    with open(vae) as f:
+        text = f.read()
+    with open(vae, "w") as f:
+        f.write(text.replace("latent_dim=2", "latent_dim=3"))
+    assert study.stale_keys(str(out), run) == ["model_kwargs"]
+    assert study.run_metadata(str(out), run) is None  # its metrics are another model's
+    log = []
+    study.run_study(spec, str(out), log=log.append)
+    assert "holds a run of another model_kwargs" in log[0] and "skipped" not in log[0]
+    config = json.loads((out / "runs" / run.name / "preset" / "config.json").read_text())
+    assert config["config"]["latent_dim"] == 3
+    assert study.stale_keys(str(out), run) == [] and study.run_metadata(str(out), run)

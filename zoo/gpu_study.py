@@ -182,10 +182,9 @@ def plan_runs(recipes=None, study=None, seeds=None, steps=None):
         learning_rate = None
     members = []
     for run in planned:
-        base = recipes_lib.load_recipe(run.recipe)
+        recipe = study_lib.run_recipe(run)
         recipe = dataclasses.replace(
-            base, model_kwargs={**base.model_kwargs, **dict(run.overrides)},
-            learning_rate=base.learning_rate if learning_rate is None else learning_rate,
+            recipe, learning_rate=recipe.learning_rate if learning_rate is None else learning_rate,
             steps=run.steps)
         members.append(ensemble.Member(run.name, recipe, run.seed))
     steps_seen = sorted({m.recipe.steps for m in members})
