@@ -200,7 +200,8 @@ def _study_section(study):
     columns = [(k, t) for k, t in _SEED_COLUMNS if any(k in m for m in seeds.values())]
     out = ["", "## Seeds", "",
            f"This preset is the run of {study['selected_by']} among {len(seeds)} seeds of the "
-           f"study `{study['study']}` (setting: {study['setting']}). Disentanglement scores "
+           f"study `{study['study']}` (setting: {study['setting']}"
+           + (f"; run `{study['run']}`" if study.get("run") else "") + "). Disentanglement scores "
            "vary more between seeds than between methods (Locatello et al. 2019): compare "
            "methods by the median and spread, not by one run.", "",
            "| seed | " + " | ".join(t for _, t in columns) + " |",
@@ -218,7 +219,16 @@ def _study_section(study):
 def training_command(metadata):
     """The `keras-vae train` command that reproduces a preset: the recipe
     with its steps, learning rate and seed (without `--steps` for a run that
-    stopped on its held-out ELBO: the recipe's cap and criterion stop it)."""
+    stopped on its held-out ELBO: the recipe's cap and criterion stop it).
+
+    A preset chosen from a study run whose model arguments differ from its
+    recipe's (`metadata["study"]["overrides"]`) is reproduced by the study:
+    `keras-vae study STUDY --seeds SEED` trains that run among the seed's
+    others.
+    """
+    study = metadata.get("study") or {}
+    if study.get("overrides"):
+        return f"keras-vae study {study['study']} --seeds {metadata.get('seed', 0)}"
     command = f"keras-vae train {metadata['recipe']}"
     flags = (("--steps", "steps"), ("--learning-rate", "learning_rate"), ("--seed", "seed"))
     for flag, key in flags:

@@ -368,7 +368,16 @@ def aggregate(results):
 
 
 def markdown_table(rows, metrics=TABLE_METRICS):
-    """The rows as Markdown: `median [q25, q75]` per metric."""
+    """The rows as Markdown: `median [q25, q75]` per metric.
+
+    A recipe's pooled `"all"` row is left out where the recipe has a single
+    setting (it would repeat that setting's row).
+    """
+    settings = {}
+    for row in rows:
+        if row["setting"] != "all":
+            settings.setdefault(row["recipe"], set()).add(row["setting"])
+    rows = [r for r in rows if r["setting"] != "all" or len(settings.get(r["recipe"], ())) != 1]
     present = [(k, t) for k, t in metrics if any(k in r["metrics"] for r in rows)]
     lines = ["| recipe | setting | runs | " + " | ".join(t for _, t in present) + " |",
              "| --- | --- | ---: | " + " | ".join("---" for _ in present) + " |"]
@@ -463,7 +472,8 @@ def ship_presets(study, out, destination, metric="mig", runs=None):
             metadata = json.load(f)
         summary = aggregate([(r, m) for r, m in members])[0]["metrics"]
         metadata["study"] = {
-            "study": study.name, "setting": setting, "selected_by": f"median {metric}",
+            "study": study.name, "setting": setting, "run": run.name,
+            "overrides": dict(run.overrides), "selected_by": f"median {metric}",
             "seeds": {str(r.seed): {k: v for k, v in m.items() if isinstance(v, (int, float))}
                       for r, m in members},
             "spread": {k: summary[k] for k, _ in TABLE_METRICS if k in summary},

@@ -93,3 +93,20 @@ def test_a_validated_preset_says_where_it_stopped_and_is_reproduced_without_step
     plain = {k: v for k, v in meta.items() if k != "validation"}
     assert model_card.training_command(plain) == \
         "keras-vae train vae_fashion_mnist --steps 12870 --learning-rate 0.001 --seed 0"
+
+
+def test_a_study_preset_with_overrides_is_reproduced_by_its_study():
+    study = {"study": "cpu_dsprites", "setting": "iteration_threshold=2000",
+             "run": "annealed_vae_dsprites__iteration_threshold-2000__seed1",
+             "overrides": {"iteration_threshold": 2000}, "selected_by": "median mig",
+             "seeds": {"0": {"mig": 0.1}, "1": {"mig": 0.2}, "2": {"mig": 0.3}},
+             "spread": {"mig": {"median": 0.2, "q25": 0.15, "q75": 0.25}}}
+    meta = {"recipe": "annealed_vae_dsprites", "steps": 6000, "learning_rate": 0.0005,
+            "seed": 1, "batch_size": 64, "study": study}
+    # `keras-vae train annealed_vae_dsprites` would train its recipe's 100k-step threshold
+    assert model_card.training_command(meta) == "keras-vae study cpu_dsprites --seeds 1"
+    card = model_card.model_card("p", {"class_name": "AnnealedVAE", "config": {}}, meta)
+    assert "run `annealed_vae_dsprites__iteration_threshold-2000__seed1`" in card
+    no_overrides = dict(meta, study=dict(study, overrides={}))
+    assert model_card.training_command(no_overrides) == \
+        "keras-vae train annealed_vae_dsprites --steps 6000 --learning-rate 0.0005 --seed 1"

@@ -54,7 +54,12 @@ def test_aggregate_gives_medians_and_quartiles():
     mig = by_setting["beta=2"]["metrics"]["mig"]
     assert mig["median"] == pytest.approx(0.25)
     assert mig["q25"] == pytest.approx(0.175) and mig["q75"] == pytest.approx(0.45)
-    assert "0.25 [0.175, 0.45]" in study.markdown_table(rows)
+    table = study.markdown_table(rows)
+    assert "0.25 [0.175, 0.45]" in table
+    assert "| all |" not in table  # one setting: its pooled row would repeat it
+    other = [study.Run("a", (("beta", 8.0),), s, 5) for s in range(2)]
+    rows = study.aggregate([(r, {"mig": v}) for r, v in zip(runs + other, values + [0.5, 0.7])])
+    assert "| `a` | all | 6 | 0.4 [0.225, 0.65] |" in study.markdown_table(rows)
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow",
@@ -124,6 +129,7 @@ def test_ship_presets_copies_the_median_seed_with_every_seeds_metrics(tmp_path):
     loaded = keras_vae.from_preset(shipped["tiny_vae"])
     meta = loaded.preset_metadata
     assert meta["seed"] == 2 and meta["study"]["selected_by"] == "median mig"
+    assert meta["study"]["run"] == "tiny_vae__default__seed2" and meta["study"]["overrides"] == {}
     assert meta["study"]["seeds"] == {str(s): {"mig": migs[s], "test_elbo": -50.0 - s}
                                       for s in (0, 1, 2)}
     assert meta["study"]["spread"]["mig"] == pytest.approx(

@@ -1,6 +1,7 @@
 """Collects trained runs into the zoo: presets, figures and zoo/README.md.
 
     python zoo/make_readme.py runs/vae_fashion_mnist runs/beta_tcvae_dsprites ...
+    python zoo/make_readme.py --study studies/cpu_dsprites
 
 Copies each `RUN/preset` to `zoo/presets/<recipe>/` and three figures to
 `zoo/figures/<recipe>/`, then rewrites the recipes table and the presets table of `zoo/README.md`
@@ -8,7 +9,10 @@ from every shipped preset's `metadata.json` (the metrics measured by
 `keras-vae train`, with the command that reproduces the run) and every
 preset's model card (`zoo/presets/<name>/README.md`, from its metadata,
 showing the figures of `zoo/figures/<name>/`). With no runs it only rewrites
-the table and the cards.
+the table and the cards. With `--study OUT` it ships the study's median-MIG
+run of every setting as `zoo/presets/<recipe>/` (`keras_vae.study.ship_presets`),
+copies those runs' figures and the study's plots, and writes the study's table
+into zoo/README.md.
 """
 
 import json
@@ -26,6 +30,7 @@ COLUMNS = [
 ]
 BEGIN, END = "<!-- presets table: begin -->", "<!-- presets table: end -->"
 RECIPES_BEGIN, RECIPES_END = "<!-- recipes table: begin -->", "<!-- recipes table: end -->"
+STUDY_BEGIN, STUDY_END = "<!-- study table: begin -->", "<!-- study table: end -->"
 DATA = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST (tfds)",
         "dsprites": "dSprites (procedural, or the real file with --data-dir)"}
 
@@ -70,7 +75,9 @@ def table():
         rows.append(f"| `{name}` | {steps} ({meta['learning_rate']:g}) | "
                     f"{meta['wall_time_s'] / 60:.1f} min | "
                     + " | ".join(_cell(metrics.get(k), metrics, k) for k, _ in COLUMNS) + " |")
-        commands.append(f"{model_card.training_command(meta)} --out runs/{name}")
+        command = model_card.training_command(meta)
+        commands.append(command if command.startswith("keras-vae study")
+                        else f"{command} --out runs/{name}")
     return "\n".join(rows) + "\n\nReproduce (tensorflow backend, 2 CPU cores):\n\n```bash\n" \
         + "\n".join(commands) + "\n```\n"
 
@@ -104,15 +111,53 @@ def cards():
         model_card.write_model_card(os.path.join(base, name), name=name, figures=figures)
 
 
-def main(runs):
-    for run in runs:
+def ship_study(out):
+    """Ships a study's median-MIG runs as presets (with their figures); returns
+    the study's table and plots as Markdown for zoo/README.md."""
+    from keras_vae import study
+
+    with open(os.path.join(out, "study.json")) as f:
+        name = json.load(f)["study"]
+    rows = study.report(name, out)
+    chosen = study.median_runs(name, out)
+    study.ship_presets(name, out, os.path.join(ZOO, "presets"))
+    for (method, _), (run, _) in chosen.items():
+        figures = os.path.join(ZOO, "figures", method)
+        os.makedirs(figures, exist_ok=True)
+        for figure in FIGURES:
+            source = os.path.join(out, study.RUNS_DIR, run.name, "figures", figure)
+            if os.path.isfile(source):
+                shutil.copy(source, figures)
+    plots = os.path.join(ZOO, "figures", f"study_{name}")
+    os.makedirs(plots, exist_ok=True)
+    links = []
+    for figure in sorted(os.listdir(os.path.join(out, "figures"))):
+        shutil.copy(os.path.join(out, "figures", figure), plots)
+        links.append(f"![{figure[:-4]}](figures/study_{name}/{figure})")
+    return study.markdown_table(rows) + "\n\n" + "\n".join(links) + "\n"
+
+
+def main(argv):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="*", help="run directories of `keras-vae train`")
+    parser.add_argument("--study", metavar="OUT",
+                        help="a `keras-vae study` directory: ship its median-MIG runs and "
+                             "write its table")
+    args = parser.parse_args(argv)
+    for run in args.runs:
         collect(run)
+    study_text = ship_study(args.study) if args.study else None
     cards()
     path = os.path.join(ZOO, "README.md")
     with open(path) as f:
         text = f.read()
     text = _replace_between(text, BEGIN, END, table())
     text = _replace_between(text, RECIPES_BEGIN, RECIPES_END, recipes_table())
+    if study_text is not None:
+        text = _replace_between(text, STUDY_BEGIN, STUDY_END, study_text)
     with open(path, "w") as f:
         f.write(text)
 
