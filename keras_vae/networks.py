@@ -391,12 +391,21 @@ class ZeroBorder(layers.Layer):
 def _depth_to_space(h, filters, data_format, name):
     """`(h, w, 4f) -> (2h, 2w, f)`; channel `(2 * dy + dx) * f + c` goes to
     pixel `(2 * row + dy, 2 * col + dx)`, channel `c`, in either layout (so
-    the weights mean the same in both)."""
+    the weights mean the same in both).
+
+    Channels-first (torch) works on the channels-last view of the tensor:
+    torch's CPU convolutions keep their activations in channels-last memory
+    (`torch.channels_last`), where the permute to NHWC and the split are free
+    and the interleave is the one copy, and the result stays channels-last
+    for the next convolution. Done on the NCHW view, it would make two
+    copies and hand the rest of the decoder contiguous NCHW tensors, which
+    run slower (`bench/RESULTS.md`).
+    """
     if data_format == "channels_first":
         _, height, width = h.shape[1:]
-        h = layers.Reshape((2, 2, filters, height, width), name=name + "_split")(h)
-        h = layers.Permute((3, 4, 1, 5, 2), name=name + "_interleave")(h)
-        return layers.Reshape((filters, 2 * height, 2 * width), name=name)(h)
+        h = layers.Permute((2, 3, 1), name=name + "_to_nhwc")(h)
+        h = _depth_to_space(h, filters, "channels_last", name + "_nhwc")
+        return layers.Permute((3, 1, 2), name=name)(h)
     height, width, _ = h.shape[1:]
     h = layers.Reshape((height, width, 2, 2, filters), name=name + "_split")(h)
     h = layers.Permute((1, 3, 2, 4, 5), name=name + "_interleave")(h)
