@@ -159,6 +159,11 @@ def model_card(name, config, metadata, figures=None):
             f'model = keras_vae.from_preset("{name}")   # sha256 of the weights verified',
             "z_mean, z_log_var = model.encode(images)       # images in [0, 1], NHWC",
             "samples = model.sample(16, seed=0)", "```"]
+    if metadata.get("dropped_layers"):
+        names = ", ".join(f"`{n}`" for n in metadata["dropped_layers"])
+        out += ["", f"This preset leaves out the weights of {names}, which only training uses: "
+                "it encodes, decodes and samples as trained, and fine-tuning starts "
+                f"{names} afresh."]
     if recipe:
         out += ["", "## Training", "", "```bash", training_command(metadata), "```", "",
                 _training_text(metadata)]

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import platform
+import tempfile
 
 import keras
 
@@ -175,8 +176,13 @@ def load_preset(name_or_dir, expected_class=None):
             f"The config of preset {directory!r} ({CONFIG_FILE}) does not build a "
             f"{class_name}: {_first_line(e)}"
         ) from None
+    dropped = _check_dropped(metadata.get("dropped_layers"), cls, directory)
     try:
-        model.load_weights(weights)
+        if dropped:
+            with tempfile.TemporaryDirectory() as folder:
+                model.load_weights(_completed(model, weights, dropped, folder))
+        else:
+            model.load_weights(weights)
     except Exception as e:  # h5py's OSError, Keras' ValueError on a mismatch
         raise ValueError(
             f"File {weights!r} could not be loaded into the preset's {class_name}: it is "
@@ -184,6 +190,72 @@ def load_preset(name_or_dir, expected_class=None):
         ) from None
     model.preset_metadata = metadata
     return model
+
+
+def leave_out_training_layers(directory, metadata):
+    """Rewrites a preset directory's weights without its model's training-only
+    layers (see `save_preset(..., training_layers=False)`).
+
+    Returns:
+        `metadata` with `dropped_layers`, `files` and `sha256` updated (the
+        caller writes it).
+    """
+    config = read_json(os.path.join(directory, CONFIG_FILE))
+    dropped = _leave_out(os.path.join(directory, WEIGHTS_FILE),
+                         _model_classes().get(config.get("class_name")))
+    if not dropped:
+        return metadata
+    files = checksums(directory)
+    return {**metadata, "dropped_layers": dropped, "files": files, "sha256": files[WEIGHTS_FILE]}
+
+
+def _leave_out(weights, cls):
+    """Rewrites the `.weights.h5` file without `cls.training_only_layers`' groups."""
+    import h5py
+
+    names = sorted(getattr(cls, "training_only_layers", ()))
+    if not names:
+        return []
+    slim = weights + ".slim"
+    with h5py.File(weights, "r") as source, h5py.File(slim, "w") as target:
+        for key, value in source.attrs.items():
+            target.attrs[key] = value
+        for name in source:
+            if name not in names:
+                source.copy(source[name], target, name)
+    os.replace(slim, weights)
+    return names
+
+
+def _check_dropped(dropped, cls, directory):
+    if dropped is None:
+        return []
+    allowed = sorted(getattr(cls, "training_only_layers", ()))
+    if not isinstance(dropped, list) or not set(dropped) <= set(allowed) or not dropped:
+        raise ValueError(
+            f"Preset {directory!r} ({METADATA_FILE}) may leave out only the training-only "
+            f"layers of a {cls.__name__}, {allowed}. Received: dropped_layers={dropped!r}"
+        )
+    return dropped
+
+
+def _completed(model, weights, dropped, folder):
+    """A copy of the weights file with the dropped layers' groups taken from
+    `model` as built (their initial weights)."""
+    import shutil
+
+    import h5py
+
+    fresh = os.path.join(folder, "fresh.weights.h5")
+    model.save_weights(fresh)
+    full = os.path.join(folder, "full.weights.h5")
+    shutil.copyfile(weights, full)
+    with h5py.File(fresh, "r") as source, h5py.File(full, "a") as target:
+        for name in dropped:
+            if name in target:
+                raise ValueError(f"it holds {name!r}, which its metadata says it leaves out")
+            source.copy(source[name], target, name)
+    return full
 
 
 def checksums(directory):
@@ -215,7 +287,7 @@ def _first_line(error):
     return text[0] if text else type(error).__name__
 
 
-def save_preset(model, directory, metadata=None, overwrite=False):
+def save_preset(model, directory, metadata=None, overwrite=False, training_layers=True):
     """Writes `model` as a preset directory (atomically).
 
     Args:
@@ -225,6 +297,11 @@ def save_preset(model, directory, metadata=None, overwrite=False):
             wall time, metrics, ...); versions, parameter count, hardware
             (unless `metadata` names it) and the weights' sha256 are added.
         overwrite: replace an existing directory.
+        training_layers: False leaves out the weights of the layers only
+            training uses (`model.training_only_layers`, e.g. FactorVAE's
+            discriminator), recorded as `dropped_layers` in the metadata:
+            the preset encodes, decodes and samples the same, and
+            `load_preset` starts those layers afresh.
 
     Returns:
         The metadata written.
@@ -255,9 +332,11 @@ def save_preset(model, directory, metadata=None, overwrite=False):
         twin.save_weights(weights)
         import keras_vae
 
+        dropped = [] if training_layers else _leave_out(weights, type(model))
         files = checksums(tmp)
         meta = {
             **(metadata or {}),
+            **({"dropped_layers": dropped} if dropped else {}),
             "keras_version": keras.__version__,
             "keras_vae_version": keras_vae.__version__,
             "backend": keras.backend.backend(),

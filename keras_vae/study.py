@@ -448,13 +448,15 @@ def median_runs(study, out, metric="mig", runs=None):
     return chosen
 
 
-def ship_presets(study, out, destination, metric="mig", runs=None):
+def ship_presets(study, out, destination, metric="mig", runs=None, training_layers=True):
     """Copies each setting's median-`metric` run's preset to `destination/<recipe>`.
 
     The copied `metadata.json` gains a `"study"` record: the study, the
     setting, how the run was chosen, every seed's metrics and each metric's
     median and interquartile range; the model card is written again from it.
-    Each preset directory is replaced atomically.
+    Each preset directory is replaced atomically. `training_layers=False`
+    leaves out the weights only training uses (FactorVAE's discriminator;
+    see `keras_vae.presets.save_preset`).
 
     Returns:
         `{recipe: preset directory}` of the presets written.
@@ -462,6 +464,7 @@ def ship_presets(study, out, destination, metric="mig", runs=None):
     import shutil
 
     from keras_vae import model_card
+    from keras_vae import presets
     from keras_vae._export import staging
 
     study = get_study(study)
@@ -483,6 +486,8 @@ def ship_presets(study, out, destination, metric="mig", runs=None):
             for name in os.listdir(source):
                 if name != "metadata.json":
                     shutil.copy2(os.path.join(source, name), tmp)
+            if not training_layers:
+                metadata = presets.leave_out_training_layers(tmp, metadata)
             _atomic.write_json(os.path.join(tmp, "metadata.json"), metadata)
             model_card.write_model_card(tmp, name=method)
         written[method] = target

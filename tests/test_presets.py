@@ -149,3 +149,65 @@ def test_preset_folders_follow_the_umask_and_stale_staging_is_removed(preset_dir
     dead.mkdir()  # left by a writer that was killed (no such process)
     presets.save_preset(model, directory, overwrite=True)
     assert not dead.exists()
+
+
+def test_a_preset_can_leave_out_the_layers_only_training_uses(tmp_path, digits):
+    import h5py
+
+    x, _ = digits
+    model = tiny_model(keras_vae.FactorVAE, discriminator_units=[64, 64])
+    model.compile(optimizer="adam")
+    model.fit(x[:64], batch_size=32, epochs=1, verbose=0)  # weights differ from init
+    full = presets.save_preset(model, tmp_path / "full")
+    meta = presets.save_preset(model, tmp_path / "slim", training_layers=False)
+    assert meta["dropped_layers"] == ["discriminator"] and "dropped_layers" not in full
+    with h5py.File(tmp_path / "slim" / presets.WEIGHTS_FILE, "r") as f:
+        assert "discriminator" not in f and {"encoder", "decoder"} <= set(f)
+    assert os.path.getsize(tmp_path / "slim" / presets.WEIGHTS_FILE) < \
+        os.path.getsize(tmp_path / "full" / presets.WEIGHTS_FILE)
+
+    loaded = keras_vae.from_preset(str(tmp_path / "slim"))
+    for part in ("encoder", "decoder"):
+        for a, b in zip(getattr(model, part).get_weights(), getattr(loaded, part).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    # The discriminator starts afresh: same shapes, not the trained weights,
+    # and training goes on from the preset.
+    trained, started = model.discriminator.get_weights(), loaded.discriminator.get_weights()
+    assert [a.shape for a in trained] == [b.shape for b in started]
+    assert not np.allclose(trained[0], started[0])
+    np.testing.assert_allclose(model.encode(x[:8])[0], loaded.encode(x[:8])[0],
+                               rtol=1e-6, atol=1e-6)
+    loaded.compile(optimizer="adam")
+    history = loaded.fit(x[:64], batch_size=32, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    assert "leaves out the weights of `discriminator`" in \
+        (tmp_path / "slim" / "README.md").read_text()
+
+    # A model with no such layers saves everything either way.
+    vae = presets.save_preset(tiny_model(keras_vae.VAE), tmp_path / "vae", training_layers=False)
+    assert "dropped_layers" not in vae
+
+
+@pytest.mark.parametrize("dropped", [["encoder"], "discriminator", []])
+def test_a_preset_may_leave_out_only_training_layers(tmp_path, dropped):
+    model = tiny_model(keras_vae.FactorVAE)
+    presets.save_preset(model, tmp_path / "p", training_layers=False)
+    path = tmp_path / "p" / presets.METADATA_FILE
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(meta, dropped_layers=dropped)))
+    with pytest.raises(ValueError, match=r"only the training-only layers of a FactorVAE, "
+                                         r"\['discriminator'\]. Received: dropped_layers="):
+        keras_vae.from_preset(str(tmp_path / "p"))
+
+
+def test_leave_out_training_layers_rewrites_a_copied_preset(tmp_path):
+    model = tiny_model(keras_vae.FactorVAE)
+    meta = presets.save_preset(model, tmp_path / "p")
+    updated = presets.leave_out_training_layers(str(tmp_path / "p"), meta)
+    assert updated["dropped_layers"] == ["discriminator"]
+    assert updated["sha256"] == presets.sha256(str(tmp_path / "p" / presets.WEIGHTS_FILE))
+    assert updated["sha256"] != meta["sha256"]
+    (tmp_path / "p" / presets.METADATA_FILE).write_text(json.dumps(updated))
+    loaded = keras_vae.from_preset(str(tmp_path / "p"))
+    for a, b in zip(model.encoder.get_weights(), loaded.encoder.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -111,16 +111,18 @@ def cards():
         model_card.write_model_card(os.path.join(base, name), name=name, figures=figures)
 
 
-def ship_study(out):
-    """Ships a study's median-MIG runs as presets (with their figures); returns
-    the study's table and plots as Markdown for zoo/README.md."""
+def ship_study(out, skip=()):
+    """Ships a study's median-MIG runs as presets (with their figures), but
+    not those of the recipes in `skip`; returns the study's table and plots
+    as Markdown for zoo/README.md."""
     from keras_vae import study
 
     with open(os.path.join(out, "study.json")) as f:
         name = json.load(f)["study"]
     rows = study.report(name, out)
-    chosen = study.median_runs(name, out)
-    study.ship_presets(name, out, os.path.join(ZOO, "presets"))
+    runs = [r for r in study.plan(name) if r.method not in skip]
+    chosen = study.median_runs(name, out, runs=runs)
+    study.ship_presets(name, out, os.path.join(ZOO, "presets"), runs=runs, training_layers=False)
     for (method, _), (run, _) in chosen.items():
         figures = os.path.join(ZOO, "figures", method)
         os.makedirs(figures, exist_ok=True)
@@ -146,10 +148,12 @@ def main(argv):
     parser.add_argument("--study", metavar="OUT",
                         help="a `keras-vae study` directory: ship its median-MIG runs and "
                              "write its table")
+    parser.add_argument("--skip-presets", nargs="+", default=(), metavar="RECIPE",
+                        help="with --study: recipes whose median run is reported, not shipped")
     args = parser.parse_args(argv)
     for run in args.runs:
         collect(run)
-    study_text = ship_study(args.study) if args.study else None
+    study_text = ship_study(args.study, args.skip_presets) if args.study else None
     cards()
     path = os.path.join(ZOO, "README.md")
     with open(path) as f:

@@ -78,6 +78,10 @@ class BaseVAE(_keras_compat.KerasCompatMixin, CheckedTrainingMixin, keras.Model)
     """
 
     regularizer_terms = ()
+    # Sub-layers (attribute names) that only training uses, such as
+    # FactorVAE's discriminator: a preset may leave their weights out
+    # (`keras_vae.presets.save_preset(..., training_layers=False)`).
+    training_only_layers = ()
 
     def __init__(
         self,

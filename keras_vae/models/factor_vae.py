@@ -116,7 +116,10 @@ class FactorVAE(BaseVAE):
     same seed), and the discriminator's loss is that of the global batch.
 
     **Saving.** The discriminator is a layer of the model: its weights are in
-    `.weights.h5`, `.keras` files and presets, and the state of both
+    `.weights.h5`, `.keras` files and presets (a preset saved with
+    `training_layers=False` leaves them out, as the zoo's does: the model
+    encodes, decodes and samples the same, and fine-tuning starts the
+    discriminator afresh), and the state of both
     optimizers (`model.optimizer.vae_optimizer`,
     `model.optimizer.discriminator_optimizer`) in `.weights.h5` and `.keras`
     files of a compiled model, portable across backends. Exports
@@ -131,6 +134,7 @@ class FactorVAE(BaseVAE):
     """
 
     regularizer_terms = ("kl_loss", "total_correlation", "discriminator_loss")
+    training_only_layers = ("discriminator",)
 
     def __init__(self, gamma=40.0, discriminator_units=DISCRIMINATOR_UNITS, **kwargs):
         self.gamma = _validation.check_float("gamma", gamma, minimum=0.0)
