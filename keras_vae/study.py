@@ -257,19 +257,21 @@ def _train_command(out, run, learning_rate, quick, force=False):
     return command + (["--quick"] if quick else []) + (["--force"] if force else [])
 
 
-def measure_run_time(study, out, probe_steps=30, quick=False):
+def measure_run_time(study, out, probe_steps=30, quick=False, jobs=1):
     """Seconds per run of each recipe: a probe run's fixed cost plus steps/s.
 
     Trains the first setting of every recipe twice in a scratch folder, for
     `probe_steps` and `2 * probe_steps` steps, each timed end to end (process
     start, data, training, evaluation, figures); the difference gives the
-    steps/s, the rest the fixed cost.
+    steps/s, the rest the fixed cost. With `jobs` > 1 the probes run with
+    the threads each of `jobs` concurrent runs gets (`job_environment`).
 
     Returns:
         `{recipe: (fixed_seconds, steps_per_second)}`.
     """
     study = get_study(study)
     probe_steps = _validation.check_int("probe_steps", probe_steps, minimum=1)
+    jobs = _validation.check_int("jobs", jobs, minimum=1)
     scratch = os.path.join(out, "probe")
     measured = {}
     for run in plan(study, steps=probe_steps, seeds=(0,)):
@@ -279,20 +281,44 @@ def measure_run_time(study, out, probe_steps=30, quick=False):
         for steps in (probe_steps, 2 * probe_steps):
             probe = dataclasses.replace(run, steps=steps, seed=len(times))
             tic = time.perf_counter()
-            _execute(_train_command(scratch, probe, study.learning_rate, quick), probe)
+            _execute(_train_command(scratch, probe, study.learning_rate, quick), probe,
+                     job_environment(jobs))
             times.append(time.perf_counter() - tic)
         per_step = max((times[1] - times[0]) / probe_steps, 1e-6)
         measured[run.recipe] = (max(times[0] - probe_steps * per_step, 0.0), 1.0 / per_step)
     return measured
 
 
-def estimate_seconds(runs, measured):
-    """The study's estimated seconds from `measure_run_time`'s numbers."""
-    return sum(measured[r.recipe][0] + r.steps / measured[r.recipe][1] for r in runs)
+def estimate_seconds(runs, measured, jobs=1):
+    """The study's estimated seconds from `measure_run_time`'s numbers (measured
+    with the same `jobs`): `jobs` runs at a time share the total."""
+    jobs = _validation.check_int("jobs", jobs, minimum=1)
+    return sum(measured[r.recipe][0] + r.steps / measured[r.recipe][1] for r in runs) / jobs
 
 
-def _execute(command, run):
+def job_environment(jobs, cpus=None):
+    """The environment of each run's process when `jobs` runs train at once.
+
+    Each run gets `cpus // jobs` threads (at least one) for TensorFlow's
+    intra- and inter-op pools and OpenMP (PyTorch), and with one thread
+    XLA's CPU backend (JAX) runs single-threaded: `jobs` processes with
+    all the cores each would oversubscribe the machine. Variables the
+    environment already sets are kept. One job changes nothing.
+    """
+    jobs = _validation.check_int("jobs", jobs, minimum=1)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+    if jobs == 1:
+        return env
+    threads = max(1, (cpus or os.cpu_count() or 1) // jobs)
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        env.setdefault(name, str(threads))
+    flags = env.get("XLA_FLAGS", "")
+    if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
+        env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    return env
+
+
+def _execute(command, run, env):
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
@@ -300,30 +326,62 @@ def _execute(command, run):
                            f"Command: {' '.join(command)}")
 
 
-def run_study(study, out, steps=None, seeds=None, quick=False, log=print):
+def run_study(study, out, steps=None, seeds=None, quick=False, log=print, jobs=1):
     """Trains every unfinished run of the study into `out/runs/`, then reports.
+
+    Args:
+        jobs: how many runs train at once, each in its own process with
+            its share of the cores (`job_environment`). On a machine with
+            more cores than one small run uses, more jobs finish the study
+            sooner; results are those of one job up to float noise (threads
+            change the order of float sums). If a run fails, the runs
+            already started finish, no new one starts, and the error is
+            raised.
 
     Returns:
         The report's rows (see `aggregate`).
     """
     study = get_study(study)
     out = os.fspath(out)
+    jobs = _validation.check_int("jobs", jobs, minimum=1)
     runs = plan(study, steps=steps, seeds=seeds)
     os.makedirs(out, exist_ok=True)
     _atomic.write_json(os.path.join(out, "plan.json"), {
         "study": study.name, "runs": [dataclasses.asdict(r) | {"name": r.name} for r in runs]})
+    env = job_environment(jobs)
+    todo = []
     for index, run in enumerate(runs, 1):
         if run_metadata(out, run) is not None:
             log(f"[{index}/{len(runs)}] {run.name}: done, skipped")
-            continue
+        else:
+            todo.append((index, run))
+
+    def train(index, run):
         stale = stale_keys(out, run)
         if stale:
             log(f"[{index}/{len(runs)}] {run.name}: its directory holds a run of another "
                 f"{', '.join(stale)} (the recipe changed): training it from the start")
         tic = time.perf_counter()
-        _execute(_train_command(out, run, study.learning_rate, quick, force=bool(stale)), run)
+        _execute(_train_command(out, run, study.learning_rate, quick, force=bool(stale)), run,
+                 env)
         log(f"[{index}/{len(runs)}] {run.name}: trained {run.steps} steps in "
             f"{time.perf_counter() - tic:.0f}s")
+
+    if jobs == 1:
+        for index, run in todo:
+            train(index, run)
+    else:
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            futures = [pool.submit(train, index, run) for index, run in todo]
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
     return report(study, out, runs)
 
 

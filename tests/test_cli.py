@@ -212,3 +212,14 @@ def test_a_rerun_into_another_runs_out_is_refused_then_forced(capsys, tmp_path):
     meta = json.loads((tmp_path / "run" / "preset" / "metadata.json").read_text())
     assert meta["recipe"] == "tiny_other" and meta["steps"] == 2
     assert dataclasses.asdict(recipes.load_recipe(str(other)))["model_kwargs"]["latent_dim"] == 3
+
+
+@pytest.mark.parametrize("args, word", [(["--jobs", "0"], "--jobs"),
+                                        (["--steps", "-1"], "--steps"),
+                                        (["--seeds", "0", "-2"], "--seeds")])
+def test_bad_study_arguments_are_one_line_usage_errors(args, word, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["study", "cpu_dsprites", "--out", str(tmp_path / "s")] + args)
+    assert exit_info.value.code == 2
+    _one_line_error(capsys, word)
+    assert not (tmp_path / "s").exists()

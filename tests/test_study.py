@@ -199,3 +199,51 @@ def test_a_run_of_an_edited_recipe_is_trained_again(tmp_path):
     config = json.loads((out / "runs" / run.name / "preset" / "config.json").read_text())
     assert config["config"]["latent_dim"] == 3
     assert study.stale_keys(str(out), run) == [] and study.run_metadata(str(out), run)
+
+
+def test_job_environment_shares_the_cores(monkeypatch):
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                 "XLA_FLAGS"):
+        monkeypatch.delenv(name, raising=False)
+    one = study.job_environment(1, cpus=8)
+    assert "TF_NUM_INTRAOP_THREADS" not in one and "XLA_FLAGS" not in one
+    four = study.job_environment(2, cpus=8)
+    assert (four["TF_NUM_INTRAOP_THREADS"], four["TF_NUM_INTEROP_THREADS"],
+            four["OMP_NUM_THREADS"]) == ("4", "4", "4")
+    assert "XLA_FLAGS" not in four  # XLA keeps its threads when a job has several cores
+    single = study.job_environment(3, cpus=2)  # more jobs than cores: one thread each
+    assert single["OMP_NUM_THREADS"] == "1"
+    assert single["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")
+    kept = study.job_environment(2, cpus=2)
+    assert kept["OMP_NUM_THREADS"] == "3" and kept["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert kept["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+    with pytest.raises(ValueError, match="jobs"):
+        study.job_environment(0)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow",
+                    reason="runs are subprocesses of the same library code on every backend")
+def test_parallel_jobs_train_every_run_and_a_failure_stops_new_ones(tmp_path):
+    vae, beta = _recipes(tmp_path)
+    spec = study.Study(name="jobs", grid={vae: {}, beta: {}}, seeds=(0, 1), steps=3)
+    out = tmp_path / "study"
+    log = []
+    study.run_study(spec, str(out), log=log.append, jobs=2)
+    assert sum("trained 3 steps" in line for line in log) == 4
+    assert all(study.run_metadata(str(out), r) for r in study.plan(spec))
+    assert json.loads((out / "study.json").read_text())["finished_runs"] == 4
+    log = []
+    study.run_study(spec, str(out), log=log.append, jobs=2)
+    assert sum("skipped" in line for line in log) == 4
+
+    bad = tmp_path / "tiny_bad.py"
+    bad.write_text(RECIPE.format(name="tiny_bad", model="VAE", extra="").replace(
+        "latent_dim=2", "latent_dim=0"))
+    spec = study.Study(name="fails", grid={str(bad): {}, vae: {}}, seeds=(0,), steps=3)
+    out = tmp_path / "fails"
+    with pytest.raises(RuntimeError, match=r"Run tiny_bad__default__seed0 failed"):
+        study.run_study(spec, str(out), log=lambda line: None, jobs=2)
+    good = [r for r in study.plan(spec) if r.method == "tiny_vae"]
+    assert study.run_metadata(str(out), good[0])  # the run already started finished

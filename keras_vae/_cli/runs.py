@@ -157,8 +157,11 @@ def add_study(subparsers):
     parser.add_argument("study", choices=sorted(study.STUDIES), metavar="STUDY",
                         help=f"one of {sorted(study.STUDIES)}")
     parser.add_argument("--out", default=None, help="output directory (default: studies/STUDY)")
-    parser.add_argument("--steps", type=int, default=None, help="steps per run")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds to run")
+    parser.add_argument("--steps", type=positive_int, default=None, help="steps per run")
+    parser.add_argument("--seeds", type=seed, nargs="+", default=None, help="seeds to run")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="runs trained at once, each with its share of the cores "
+                             "(default 1)")
     parser.add_argument("--plan", action="store_true",
                         help="print the runs and the estimated time (measured by two short "
                              "probe runs per recipe), then stop")
@@ -179,12 +182,13 @@ def run_study(args):
     out = args.out or os.path.join("studies", spec.name)
     runs = study.plan(spec, steps=args.steps, seeds=args.seeds)
     if args.plan:
-        _print_plan(study, spec, out, runs, args.quick)
+        _print_plan(study, spec, out, runs, args.quick, args.jobs)
         return 0
     if args.report:
         study.report(spec, out, runs)
     else:
-        rows = study.run_study(spec, out, steps=args.steps, seeds=args.seeds, quick=args.quick)
+        rows = study.run_study(spec, out, steps=args.steps, seeds=args.seeds, quick=args.quick,
+                               jobs=args.jobs)
         print(study.markdown_table(rows))
     print(f"wrote {os.path.join(out, 'study.md')}")
     if args.ship_presets:
@@ -193,14 +197,15 @@ def run_study(args):
     return 0
 
 
-def _print_plan(study, spec, out, runs, quick):
+def _print_plan(study, spec, out, runs, quick, jobs):
     """`study --plan`: the runs left to train and their estimated time."""
     todo = [r for r in runs if study.run_metadata(out, r) is None]
-    measured = study.measure_run_time(spec, out, quick=quick)
+    measured = study.measure_run_time(spec, out, quick=quick, jobs=jobs)
     for recipe, (fixed, rate) in measured.items():
         print(f"{recipe}: {rate:.1f} steps/s, {fixed:.0f}s per run besides training")
-    seconds = study.estimate_seconds(todo, measured)
+    seconds = study.estimate_seconds(todo, measured, jobs=jobs)
     print(f"{len(runs)} runs ({len(runs) - len(todo)} done), {len(todo)} to train: "
-          f"about {seconds / 3600:.1f} h on this machine")
+          f"about {seconds / 3600:.1f} h on this machine"
+          + (f" with {jobs} jobs at once" if jobs > 1 else ""))
     for run in todo:
         print(f"  {run.name}: {run.steps} steps")
