@@ -11,8 +11,9 @@ preset's model card (`zoo/presets/<name>/README.md`, from its metadata,
 showing the figures of `zoo/figures/<name>/`). With no runs it only rewrites
 the table and the cards. With `--study OUT` it ships the study's median-MIG
 run of every setting as `zoo/presets/<recipe>/` (`keras_vae.study.ship_presets`),
-copies those runs' figures and the study's plots, and writes the study's table
-into zoo/README.md.
+copies those runs' figures, the study's plots and its `study.json` (every
+run's metrics, to `zoo/studies/<study>/`), and writes the study's table into
+zoo/README.md.
 """
 
 import json
@@ -130,6 +131,9 @@ def ship_study(out, skip=()):
             source = os.path.join(out, study.RUNS_DIR, run.name, "figures", figure)
             if os.path.isfile(source):
                 shutil.copy(source, figures)
+    results = os.path.join(ZOO, "studies", name)  # every run's metrics, in the repository
+    os.makedirs(results, exist_ok=True)
+    shutil.copy(os.path.join(out, "study.json"), results)
     plots = os.path.join(ZOO, "figures", f"study_{name}")
     os.makedirs(plots, exist_ok=True)
     links = []
