@@ -28,6 +28,7 @@ import tempfile
 
 import keras
 
+from keras_vae import _validation
 from keras_vae import _zoo
 from keras_vae import hub
 from keras_vae import model_card
@@ -200,9 +201,16 @@ def leave_out_training_layers(directory, metadata):
         `metadata` with `dropped_layers`, `files` and `sha256` updated (the
         caller writes it).
     """
+    if not isinstance(metadata, dict):
+        raise TypeError("Argument `metadata` must be the preset's metadata dict. "
+                        f"Received: metadata of type {type(metadata).__name__}")
     config = read_json(os.path.join(directory, CONFIG_FILE))
-    dropped = _leave_out(os.path.join(directory, WEIGHTS_FILE),
-                         _model_classes().get(config.get("class_name")))
+    classes = _model_classes()
+    if config.get("class_name") not in classes:
+        raise ValueError(
+            f"The config of preset {directory!r} ({CONFIG_FILE}) must name a keras-vae model "
+            f"({sorted(classes)}). Received: class_name={config.get('class_name')!r}")
+    dropped = _leave_out(os.path.join(directory, WEIGHTS_FILE), classes[config["class_name"]])
     if not dropped:
         return metadata
     files = checksums(directory)
@@ -312,6 +320,7 @@ def save_preset(model, directory, metadata=None, overwrite=False, training_layer
             "Argument `model` must be a keras-vae model "
             f"({sorted(classes)}). Received: model of type {type(model).__name__}"
         )
+    training_layers = _validation.check_bool("training_layers", training_layers)
     directory = os.fspath(directory)
     if os.path.exists(directory) and os.listdir(directory) and not overwrite:
         raise ValueError(

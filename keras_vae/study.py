@@ -17,6 +17,7 @@ measured steps/s; `report` writes `OUT/study.md`, `OUT/study.json` and PNG
 plots.
 """
 
+import concurrent.futures
 import dataclasses
 import itertools
 import json
@@ -371,8 +372,6 @@ def run_study(study, out, steps=None, seeds=None, quick=False, log=print, jobs=1
         for index, run in todo:
             train(index, run)
     else:
-        import concurrent.futures
-
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
             futures = [pool.submit(train, index, run) for index, run in todo]
             try:
@@ -526,6 +525,7 @@ def ship_presets(study, out, destination, metric="mig", runs=None, training_laye
     from keras_vae._export import staging
 
     study = get_study(study)
+    training_layers = _validation.check_bool("training_layers", training_layers)
     written = {}
     for (method, setting), (run, members) in median_runs(study, out, metric, runs).items():
         source = os.path.join(out, RUNS_DIR, run.name, "preset")

@@ -211,3 +211,20 @@ def test_leave_out_training_layers_rewrites_a_copied_preset(tmp_path):
     loaded = keras_vae.from_preset(str(tmp_path / "p"))
     for a, b in zip(model.encoder.get_weights(), loaded.encoder.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_leaving_out_training_layers_refuses_bad_arguments(tmp_path):
+    model = tiny_model(keras_vae.FactorVAE)
+    with pytest.raises(TypeError, match=r"`training_layers` must be True or False. "
+                                        r"Received: training_layers='no'"):
+        presets.save_preset(model, tmp_path / "p", training_layers="no")
+    assert not (tmp_path / "p").exists()
+    meta = presets.save_preset(model, tmp_path / "p")
+    with pytest.raises(TypeError, match=r"`metadata` must be the preset's metadata dict. "
+                                        r"Received: metadata of type list"):
+        presets.leave_out_training_layers(str(tmp_path / "p"), [meta])
+    config = tmp_path / "p" / presets.CONFIG_FILE
+    config.write_text(json.dumps({"class_name": "Unknown", "config": {}}))
+    with pytest.raises(ValueError, match=r"must name a keras-vae model .*"
+                                         r"Received: class_name='Unknown'"):
+        presets.leave_out_training_layers(str(tmp_path / "p"), meta)

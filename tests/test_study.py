@@ -247,3 +247,11 @@ def test_parallel_jobs_train_every_run_and_a_failure_stops_new_ones(tmp_path):
         study.run_study(spec, str(out), log=lambda line: None, jobs=2)
     good = [r for r in study.plan(spec) if r.method == "tiny_vae"]
     assert study.run_metadata(str(out), good[0])  # the run already started finished
+
+
+def test_ship_presets_refuses_a_training_layers_that_is_not_a_bool(tmp_path):
+    with pytest.raises(TypeError, match=r"`training_layers` must be True or False. "
+                                        r"Received: training_layers=None"):
+        study.ship_presets("cpu_dsprites", str(tmp_path), str(tmp_path / "zoo"),
+                           training_layers=None)
+    assert not (tmp_path / "zoo").exists()
