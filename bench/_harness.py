@@ -231,14 +231,45 @@ def machine_info():
 # === Child processes ===
 
 
-CHILD_ENV = {}  # extra environment of every child (train_throughput: OMP_WAIT_POLICY)
+CHILD_ENV = {}  # extra environment of every child (None removes a variable): thread settings
+
+WAIT_POLICIES = ("keras-vae", "passive", "active", "environment")
+WAIT_POLICY_HELP = (
+    "OpenMP wait settings of every child process, keras-vae and native loops alike: "
+    "'keras-vae' the library's defaults (keras_vae/_threads.py: OMP_WAIT_POLICY=PASSIVE, "
+    "GOMP_SPINCOUNT=1000), 'passive' or 'active' that OMP_WAIT_POLICY alone, 'environment' "
+    "the caller's variables as they are (children that import keras_vae add its defaults "
+    "where neither variable is set; native loops get OpenMP's own default)")
+
+
+def library_thread_defaults():
+    """`keras_vae._threads.DEFAULTS`, read from the file (the bench's parent
+    process does not import keras_vae, which imports Keras)."""
+    spec = importlib.util.spec_from_file_location(
+        "_keras_vae_threads", os.path.join(ROOT, "keras_vae", "_threads.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.DEFAULTS)
+
+
+def set_wait_policy(policy):
+    """Sets the children's OpenMP wait settings (`WAIT_POLICIES`)."""
+    if policy not in WAIT_POLICIES:
+        raise ValueError(f"policy must be one of {WAIT_POLICIES}. Received: policy={policy!r}")
+    names = library_thread_defaults()
+    if policy == "keras-vae":
+        CHILD_ENV.update(names)
+    elif policy in ("passive", "active"):
+        CHILD_ENV.update({name: None for name in names}, OMP_WAIT_POLICY=policy.upper())
 
 
 def child_env(backend=None, **extra):
     """The environment of a child: the library of this checkout first on the
-    path, TensorFlow's C++ logging off, `KERAS_BACKEND=backend`."""
+    path, TensorFlow's C++ logging off, `KERAS_BACKEND=backend`, and
+    `CHILD_ENV` (a None value removes the variable)."""
     path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=path, **CHILD_ENV, **extra)
+    env = {name: value for name, value in env.items() if value is not None}
     if backend:
         env["KERAS_BACKEND"] = backend
     return env

@@ -142,7 +142,8 @@ def measure(config_name, upsampling, epochs):
         warmup_s=round(clock.times[0], 2),
         versions={"pythae": getattr(pythae, "__version__", None) or _version(),
                   "torch": torch.__version__},
-        threads=torch.get_num_threads(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))
+        threads=torch.get_num_threads(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
+        gomp_spincount=os.environ.get("GOMP_SPINCOUNT"))
 
 
 def _version():

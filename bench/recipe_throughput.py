@@ -60,8 +60,13 @@ the machine's quiet moments) and convolution rates (torch and tensorflow,
 a 64 x 32 x 32 x 32 kernel-4 stride-2 convolution of the dSprites net,
 forward), measured in a child process of their own.
 
-Child processes get `OMP_WAIT_POLICY=PASSIVE` (see
-`bench/train_throughput.py`). Every row records the 1-minute load average
+Child processes get keras-vae's OpenMP wait settings (`--omp-wait-policy`,
+as in `bench/train_throughput.py`); `--omp-wait-policy environment` leaves
+the caller's `OMP_WAIT_POLICY` and `GOMP_SPINCOUNT` as they are, which is
+how the settings were compared (`OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=300
+python bench/recipe_throughput.py --omp-wait-policy environment ...`; an
+empty `OMP_WAIT_POLICY=` gives OpenMP's own default, spinning for
+milliseconds before sleeping). Every row records the 1-minute load average
 when it was measured.
 """
 
@@ -460,6 +465,8 @@ def _parse(argv):
                         help="skip the sgemm / convolution rates")
     parser.add_argument("--timeout", type=float, default=900,
                         help="seconds allowed to one backend's process")
+    parser.add_argument("--omp-wait-policy", choices=_harness.WAIT_POLICIES,
+                        default="keras-vae", help=_harness.WAIT_POLICY_HELP)
     parser.add_argument("--json", help="write all measurements to this file")
     parser.add_argument("--results", metavar="PATH",
                         help="also fill the `recipes` block of this RESULTS.md (the other "
@@ -490,7 +497,7 @@ def run_backend(backend, args):
 
 
 def measure(args):
-    _harness.CHILD_ENV.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _harness.set_wait_policy(args.omp_wait_policy)
     report = {"machine": _harness.machine_info(), "rounds": args.rounds, "rows": [],
               "user_steps_per_epoch": USER_STEPS_PER_EPOCH,
               "seconds": {}, "load_before": round(os.getloadavg()[0], 2)}

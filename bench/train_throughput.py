@@ -52,11 +52,13 @@ batches where a real Fashion-MNIST epoch spreads them over 469. `--skip
 RUNNER:UPSAMPLING` leaves out runs (default: the pure-JAX resize decoder,
 to save time in `bench/run_all.py`); they are reported as skipped.
 
-The child processes get `OMP_WAIT_POLICY=PASSIVE` (`--omp-wait-policy`):
-PyTorch's OpenMP threads otherwise spin while waiting, and on a machine
-shared with other jobs a spinning thread holds a core another thread needs
-(measured: pure PyTorch 450 vs 1,280 samples/s under a load of ~3). Only
-PyTorch uses OpenMP here; Keras-torch and pure PyTorch get the same setting.
+Every child process gets keras-vae's OpenMP wait settings
+(`--omp-wait-policy keras-vae`, `keras_vae/_threads.py`: a short spin, then
+sleep): with OpenMP's default, PyTorch's threads spin for milliseconds while
+waiting, and on a machine shared with other jobs a spinning thread holds a
+core another thread needs (measured: pure PyTorch 450 vs 1,280 samples/s
+under a load of ~3). Only PyTorch uses OpenMP here; Keras-torch, pure
+PyTorch and pythae get the same setting.
 
 Loss and optimizer are the same everywhere: Bernoulli NLL with logits summed
 over pixels + closed-form Gaussian KL summed over latent dims, batch mean,
@@ -401,10 +403,8 @@ def _parse(argv):
                         help="steps per quality epoch (default: a full pass)")
     parser.add_argument("--quality-seed", type=int, default=0)
     parser.add_argument("--no-throughput", action="store_true")
-    parser.add_argument("--omp-wait-policy", choices=["passive", "active", "unset"],
-                        default="passive",
-                        help="OMP_WAIT_POLICY of the child processes (see RESULTS.md: "
-                             "spinning OpenMP threads collapse on a shared machine)")
+    parser.add_argument("--omp-wait-policy", choices=_harness.WAIT_POLICIES,
+                        default="keras-vae", help=_harness.WAIT_POLICY_HELP)
     parser.add_argument("--json", help="write all measurements to this file")
     args = parser.parse_args(argv)
     args.skip = [] if args.skip == ["none"] else args.skip
@@ -521,8 +521,7 @@ def measure_memory(report, memory_backends, memory_up):
 
 def main(argv=None):
     args = _parse(argv)
-    if args.omp_wait_policy != "unset":
-        _harness.CHILD_ENV["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
+    _harness.set_wait_policy(args.omp_wait_policy)
     report = _new_report(args, argv)
     if not args.no_throughput:
         measure_throughput(args, report)

@@ -1,4 +1,4 @@
-"""keras_vae._threads: OMP_WAIT_POLICY=PASSIVE by default, results unchanged."""
+"""keras_vae._threads: a short OpenMP spin, then sleep, by default; results unchanged."""
 
 import os
 import subprocess
@@ -11,7 +11,7 @@ from testing import ROOT
 
 
 def _run(code, backend=BACKEND, **env):
-    base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, cwd=ROOT,
         env=dict(base, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", **env))
@@ -19,21 +19,27 @@ def _run(code, backend=BACKEND, **env):
     return result.stdout.strip().splitlines()[-1]
 
 
-POLICY = "import os, keras_vae; print(os.environ.get('OMP_WAIT_POLICY'))"
+SHOW = "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
+POLICY = "import os, keras_vae; " + SHOW
 
 
-def test_passive_when_unset():
-    assert _run(POLICY) == "PASSIVE"
+def test_passive_with_a_short_spin_when_unset():
+    assert _run(POLICY) == "PASSIVE 1000"
 
 
-def test_an_explicit_policy_is_kept():
-    assert _run(POLICY, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
+def test_an_explicit_policy_is_kept_whole():
+    # A spin count would override the user's policy in libgomp: none is added.
+    assert _run(POLICY, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE None"
+    assert _run(POLICY, OMP_WAIT_POLICY="PASSIVE") == "PASSIVE None"
+
+
+def test_an_explicit_spin_count_is_kept_whole():
+    assert _run(POLICY, GOMP_SPINCOUNT="5") == "None 5"
 
 
 def test_not_set_once_torch_is_loaded():
     pytest.importorskip("torch")
-    code = "import torch, os, keras_vae; print(os.environ.get('OMP_WAIT_POLICY'))"
-    assert _run(code) == "None"
+    assert _run("import torch, os, keras_vae; " + SHOW) == "None None"
 
 
 TRAIN = """
@@ -50,9 +56,10 @@ print(weights.astype(np.float32).tobytes().hex()[:64], float(np.sum(weights.asty
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="OpenMP runs the torch backend's kernels")
-def test_same_training_result_under_both_policies():
-    """The wait policy changes how idle threads wait, not what they compute:
-    the same steps give the same weights, bit for bit."""
-    passive = _run(TRAIN, "torch")
-    active = _run(TRAIN, "torch", OMP_WAIT_POLICY="ACTIVE")
-    assert passive == active
+def test_same_training_result_under_every_wait_setting():
+    """How idle threads wait changes nothing they compute: the library's
+    default, sleeping at once and spinning give the same weights, bit for
+    bit."""
+    default = _run(TRAIN, "torch")
+    assert _run(TRAIN, "torch", OMP_WAIT_POLICY="PASSIVE") == default
+    assert _run(TRAIN, "torch", OMP_WAIT_POLICY="ACTIVE") == default
