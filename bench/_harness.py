@@ -55,7 +55,7 @@ CONFIGS = {
                           batch_size=128, num_examples=40 * 128, warmup_steps=5),
     "dsprites": dict(input_shape=(64, 64, 1), latent_dim=10,
                      architecture="disentanglement", batch_size=64,
-                     num_examples=12 * 64, warmup_steps=3),
+                     num_examples=40 * 64, warmup_steps=3),
 }
 _TRAINING_KEYS = ("batch_size", "num_examples", "warmup_steps")
 

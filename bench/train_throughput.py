@@ -45,10 +45,15 @@ steps (`warmup_steps`: tracing, compilation, allocator warm-up) run first and
 are not timed (for Keras a first `fit(..., steps_per_epoch=...)` call; the
 compiled step is reused); then `--epochs` epochs (default decoder) or
 `--other-epochs` epochs (the other decoders) of `num_examples` images each
-(40 batches for Fashion-MNIST, 12 for dSprites, shuffled each epoch) are
-timed and the median samples/s is reported. Per-epoch costs of `fit`
-(iterator set-up, metric sync, callbacks) are included, spread over 40 (12)
-batches where a real Fashion-MNIST epoch spreads them over 469. `--skip
+(40 batches, shuffled each epoch) are timed and the median samples/s is
+reported. Per-epoch costs of `fit` (iterator set-up and teardown, metric
+sync, callbacks) are included, spread over 40 batches where a real
+Fashion-MNIST epoch spreads them over 469 and a recipe's `fit` call over
+500. They are not small on tensorflow: ending a `fit` call stops the
+`tf.data` autotuning thread of its iterator, which took ~200 ms in most
+calls on the 2-core machine (the dSprites epochs, 12 batches until
+2026-12-05, then measured 35 or 55 ms per step depending on that alone;
+bench/RESULTS.md). `--skip
 RUNNER:UPSAMPLING` leaves out runs (default: the pure-JAX resize decoder,
 to save time in `bench/run_all.py`); they are reported as skipped.
 

@@ -169,6 +169,19 @@ def test_tfds_datasets_under_mock_data():
         np.testing.assert_array_equal(a, b)
 
 
+def test_pipelines_run_without_tf_data_autotuning():
+    """Ending an autotuned iterator (every `fit` call ends one) waits for
+    tf.data's autotuning thread, up to as long as the iterator ran
+    (bench/RESULTS.md): every kind of pipeline turns autotuning off, and a
+    repeated pipeline (the recipes' training data) keeps it off."""
+    pipelines = [load("digits", batch_size=100), load("dsprites", batch_size=8),
+                 load("digits", batch_size=100).repeat()]
+    with tfds.testing.mock_data(num_examples=10):
+        pipelines.append(load("mnist", batch_size=4))
+    for ds in pipelines:
+        assert ds.options().autotune.enabled is False
+
+
 def test_tfds_split_and_feature_checks():
     from keras_vae.datasets import tfds_source
 

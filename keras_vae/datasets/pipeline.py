@@ -25,6 +25,24 @@ from keras_vae.datasets.preprocessing import binarize as binarize_images
 from keras_vae.datasets.preprocessing import to_unit_float
 
 AUTOTUNE = tf.data.AUTOTUNE
+# Batches prepared ahead of the consumer (`prefetch`).
+PREFETCH_BATCHES = 2
+
+
+def _options():
+    """The pipelines' `tf.data` options: autotuning off.
+
+    With autotuning on, ending an iterator (every `model.fit` or `evaluate`
+    call ends one) stops tf.data's autotuning thread, and that stop waited
+    up to about as long as the iterator had run: a `fit` of a few hundred
+    steps could take nearly twice its training time on a 2-core machine
+    (bench/RESULTS.md, "tf.data autotuning"). Without it the map runs on as
+    many threads as there are cores and `PREFETCH_BATCHES` batches are
+    prepared ahead; the elements are the same either way.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 class IndexedSource(NamedTuple):
@@ -78,7 +96,7 @@ def _finish(ds, *, binarize, seed, with_labels):
         return (x, labels) if with_labels else x
 
     ds = ds.map(finish, num_parallel_calls=AUTOTUNE, deterministic=True)
-    return ds.prefetch(AUTOTUNE)
+    return ds.prefetch(PREFETCH_BATCHES).with_options(_options())
 
 
 def indexed_pipeline(
