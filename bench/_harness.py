@@ -236,8 +236,8 @@ CHILD_ENV = {}  # extra environment of every child (None removes a variable): th
 WAIT_POLICIES = ("keras-vae", "passive", "active", "environment")
 WAIT_POLICY_HELP = (
     "OpenMP wait settings of every child process, keras-vae and native loops alike: "
-    "'keras-vae' the library's defaults (keras_vae/_threads.py: OMP_WAIT_POLICY=PASSIVE, "
-    "GOMP_SPINCOUNT=1000), 'passive' or 'active' that OMP_WAIT_POLICY alone, 'environment' "
+    "'keras-vae' the library's defaults (keras_vae/_threads.py, DEFAULTS), 'passive' or "
+    "'active' that OMP_WAIT_POLICY alone, 'environment' "
     "the caller's variables as they are (children that import keras_vae add its defaults "
     "where neither variable is set; native loops get OpenMP's own default)")
 

@@ -50,10 +50,11 @@ reported. Per-epoch costs of `fit` (iterator set-up and teardown, metric
 sync, callbacks) are included, spread over 40 batches where a real
 Fashion-MNIST epoch spreads them over 469 and a recipe's `fit` call over
 500. They are not small on tensorflow: ending a `fit` call stops the
-`tf.data` autotuning thread of its iterator, which took ~200 ms in most
-calls on the 2-core machine (the dSprites epochs, 12 batches until
-2026-12-05, then measured 35 or 55 ms per step depending on that alone;
-bench/RESULTS.md). `--skip
+`tf.data` autotuning thread of the iterator Keras builds over numpy input,
+and in about half of the calls the caller waited up to as long as the
+iterator had run (the dSprites epochs, 12 batches until 2026-12-05, then
+measured 35 or 55 ms per step depending on that alone; bench/RESULTS.md,
+"tf.data autotuning"). `--skip
 RUNNER:UPSAMPLING` leaves out runs (default: the pure-JAX resize decoder,
 to save time in `bench/run_all.py`); they are reported as skipped.
 
