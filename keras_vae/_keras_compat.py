@@ -16,6 +16,7 @@ that `keras_vae.models.base` reads as the model and its loss.
 import contextlib
 
 import keras
+import numpy as np
 
 from keras_vae.distribute import replica
 
@@ -142,3 +143,69 @@ def keep_usable(model, *runners):
             if variable._value is None:
                 variable._value = value
         raise
+
+
+def untuned_array_dataset(x, y=None, batch_size=None, shuffle=False):
+    """In-memory arrays as a `tf.data` pipeline without tf.data's
+    autotuning, batched as Keras batches arrays; `None` where Keras would
+    not build a `tf.data` pipeline (other backends, inputs that are not numpy
+    arrays) or for `shuffle="batch"`.
+
+    Answers `ArrayDataAdapter.get_tf_dataset`
+    (`trainers/data_adapters/array_data_adapter.py`), which the TensorFlow
+    trainer uses for numpy inputs: its parallel `map` and its `prefetch` use
+    `tf.data.AUTOTUNE`, and deleting an autotuned iterator waits for the
+    autotuning thread, up to as long as the iterator has run. `fit` makes
+    one iterator per epoch and `evaluate` / `predict` one per call, so on a
+    2-core CPU some epochs of `fit(x)` waited several hundred milliseconds
+    before their first batch (`bench/fit_teardown.py --input numpy`).
+
+    The batches are Keras' for arrays: `batch_size` (default 32) rows
+    gathered in order, the last partial batch kept, with `shuffle=True` a
+    new uniform permutation of all rows at each pass (each epoch of `fit`,
+    also under `keras.utils.set_random_seed`), floating arrays cast to
+    `keras.config.floatx()`, the batch dimension static when every batch
+    is full. The number of batches is known, so progress
+    bars and `params["steps"]` read as for arrays, and a `tf.distribute`
+    strategy shards the batches (`AutoShardPolicy.DATA`) as it does Keras'.
+    The options are those of `keras_vae.datasets.pipeline`.
+    """
+    if keras.backend.backend() != "tensorflow" or shuffle == "batch":
+        return None
+    if not isinstance(x, np.ndarray) or not (y is None or isinstance(y, np.ndarray)):
+        return None
+    import tensorflow as tf
+
+    from keras_vae.datasets import pipeline
+
+    def tensor(array):
+        if np.issubdtype(array.dtype, np.floating):
+            array = array.astype(keras.config.floatx(), copy=False)
+        return tf.convert_to_tensor(array)
+
+    arrays = (tensor(x),) if y is None else (tensor(x), tensor(y))
+    indices = tf.data.Dataset.range(x.shape[0])
+    if shuffle:
+        indices = indices.shuffle(x.shape[0], reshuffle_each_iteration=True)
+    batch_size = batch_size or 32
+    # Without a partial batch the batch dimension is static, as in Keras'
+    # pipeline (shape checks such as BetaTCVAE's `dataset_size` read it).
+    indices = indices.batch(batch_size, drop_remainder=x.shape[0] % batch_size == 0)
+    batches = tf.data.Dataset.zip((indices, tf.data.Dataset.from_tensors(arrays).repeat()))
+
+    def gather(rows, arrays):
+        parts = tuple(tf.gather(a, rows) for a in arrays)
+        return parts[0] if len(parts) == 1 else parts
+
+    options = pipeline._options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return batches.map(gather).prefetch(pipeline.PREFETCH_BATCHES).with_options(options)
+
+
+def without_autotuning(x, y=None, batch_size=None, shuffle=False):
+    """`(x, y, batch_size)` for a Keras loop: the arrays as
+    `untuned_array_dataset` where it applies (then `y` and `batch_size` are
+    `None`, the dataset holds them), else unchanged."""
+    dataset = untuned_array_dataset(x, y, batch_size, shuffle)
+    return (x, y, batch_size) if dataset is None else (dataset, None, None)

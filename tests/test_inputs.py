@@ -226,3 +226,61 @@ def test_an_error_inside_the_keras_loop_leaves_the_model_usable(digits):
     assert np.isfinite(after).all() and not np.allclose(after, before)  # two steps taken
     assert np.isfinite(model.fit(x[:32], batch_size=16, verbose=0).history["loss"]).all()
     assert np.isfinite(model.encode(x[:8])[0]).all()
+
+
+# === numpy inputs on tensorflow: Keras' batches, without tf.data autotuning ===
+
+_tensorflow_only = pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="Keras builds a tf.data pipeline for arrays on tensorflow only")
+
+
+def _rows(dataset):
+    """The images of a dataset of batches (x or (x, y) elements), in order."""
+    return np.concatenate([np.asarray(b[0] if isinstance(b, tuple) else b) for b in dataset])
+
+
+@_tensorflow_only
+def test_fit_hands_keras_its_own_array_batches_without_autotuning(monkeypatch):
+    """Deleting an autotuned iterator waits for tf.data's autotuning thread
+    (bench/RESULTS.md); Keras makes one per epoch of `fit(x)`. keras-vae
+    passes the same batches with autotuning off: the first 10 rows (the last
+    fraction is `validation_split`'s, as Keras splits), in batches of 4 with
+    the partial batch kept, each epoch a reshuffle (under a global seed too),
+    the validation rows in order."""
+    keras.utils.set_random_seed(0)
+    seen = {}
+    monkeypatch.setattr(keras.Model, "fit", lambda self, x, y=None, **kw: seen.update(x=x, y=y, **kw))
+    x = np.random.default_rng(0).random((12, 8, 8, 1)).astype("float32")
+    tiny_model(keras_vae.VAE).fit(x, batch_size=4, validation_split=1 / 6, verbose=0)
+    train, valid = seen["x"], seen["validation_data"]
+    assert seen["y"] is None and seen["batch_size"] is None and seen["shuffle"] is False
+    assert "validation_split" not in seen
+    for ds in (train, valid):
+        assert isinstance(ds, tf.data.Dataset) and ds.options().autotune.enabled is False
+    assert int(train.cardinality()) == 3 and [len(b) for b in train] == [4, 4, 2]
+    epochs = [_rows(train) for _ in range(2)]
+    for rows in epochs:  # every training row once per epoch
+        np.testing.assert_array_equal(np.sort(rows, axis=0), np.sort(x[:10], axis=0))
+    assert not np.array_equal(epochs[0], epochs[1])
+    np.testing.assert_array_equal(_rows(valid), x[10:])
+
+
+@_tensorflow_only
+def test_fit_without_shuffle_and_evaluate_keep_the_order_and_the_step_count():
+    x = np.random.default_rng(1).random((10, 8, 8, 1)).astype("float32")
+    seen = []
+
+    class Batches(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(self.params["steps"])
+
+    model = tiny_model(keras_vae.VAE)
+    model.compile()
+    model.fit(x, batch_size=3, shuffle=False, epochs=1, verbose=0, callbacks=[Batches()])
+    assert seen == [4]  # known before the first epoch, as for arrays
+    dataset = keras_vae._keras_compat.untuned_array_dataset(x, batch_size=3)
+    np.testing.assert_array_equal(_rows(dataset), x)
+    assert np.isfinite(model.evaluate(x, batch_size=3, verbose=0)).all()
+    z_mean, _ = model.encode(x, batch_size=3)
+    np.testing.assert_allclose(z_mean, keras.ops.convert_to_numpy(model.encoder(x)[0]),
+                               rtol=1e-5, atol=1e-6)

@@ -7,6 +7,8 @@ the reason, and `fit` adds a non-finite-loss guard. Mixed into `BaseVAE`,
 which provides `image_shape`, `_check_data` and `regularizer_terms`.
 """
 
+import math
+
 import keras
 import numpy as np
 
@@ -113,6 +115,7 @@ class CheckedTrainingMixin:
         callbacks = list(callbacks or [])
         if not any(isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
             callbacks.append(StopOnNonFiniteLoss())
+        x, y, batch_size = _untuned_fit_inputs(x, y, batch_size, kwargs)
         with _keras_compat.keep_usable(self), _inputs.translate_errors():
             return super().fit(x, y, batch_size=batch_size, epochs=epochs,
                                verbose=verbose, callbacks=callbacks, **kwargs)
@@ -125,8 +128,49 @@ class CheckedTrainingMixin:
             kwargs["steps"] = _validation.check_optional_int("steps", kwargs["steps"])
         x = self._check_data(x, "x")
         y = self._check_data(y, "y")
+        if kwargs.get("steps") is None:
+            x, y, batch_size = _keras_compat.without_autotuning(x, y, batch_size)
         with _keras_compat.keep_usable(self), _inputs.translate_errors():
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+
+def _untuned_fit_inputs(x, y, batch_size, kwargs):
+    """`fit`'s in-memory arrays as Keras' own pipeline without tf.data
+    autotuning (`_keras_compat.untuned_array_dataset`); updates `kwargs`.
+
+    Where it applies, the split of `validation_split` is made here as Keras
+    makes it (`train_validation_split` in
+    `trainers/data_adapters/array_slicing.py`: the last fraction of the
+    arrays, before shuffling, and only without `validation_data`), and
+    validation arrays become a dataset too. Elsewhere (other backends,
+    datasets and generators, `steps_per_epoch`) Keras gets them unchanged.
+    """
+    if (keras.backend.backend() != "tensorflow" or not isinstance(x, np.ndarray)
+            or not (y is None or isinstance(y, np.ndarray))
+            or kwargs.get("steps_per_epoch") is not None):
+        return x, y, batch_size
+    split = kwargs.get("validation_split") or 0.0
+    if split and kwargs.get("validation_data") is None:
+        split_at = int(math.floor(x.shape[0] * (1.0 - split)))
+        if not 0 < split_at < x.shape[0]:
+            return x, y, batch_size  # Keras' own error says why
+        kwargs["validation_data"] = (x[split_at:], None if y is None else y[split_at:])
+        x, y = x[:split_at], None if y is None else y[:split_at]
+    kwargs.pop("validation_split", None)
+    validation = kwargs.get("validation_data")
+    if validation is not None:
+        parts = tuple(validation) if isinstance(validation, tuple) else (validation,)
+        dataset, _, _ = _keras_compat.without_autotuning(
+            parts[0], parts[1] if len(parts) > 1 else None,
+            kwargs.get("validation_batch_size") or batch_size)
+        if dataset is not parts[0]:
+            kwargs["validation_data"] = dataset
+            kwargs.pop("validation_batch_size", None)
+    x, y, batch_size = _keras_compat.without_autotuning(
+        x, y, batch_size, shuffle=kwargs.get("shuffle", True))
+    if not isinstance(x, np.ndarray):
+        kwargs["shuffle"] = False  # the dataset shuffles; Keras would warn
+    return x, y, batch_size
 
 
 def _check_learning_rate(optimizer):

@@ -240,6 +240,7 @@ class BaseVAE(_keras_compat.KerasCompatMixin, CheckedTrainingMixin, keras.Model)
         batch_size = _validation.check_optional_int("batch_size", batch_size)
         x = self._check_data(x, "x")
         with _keras_compat.keep_usable(self, self.encoder), _inputs.translate_errors():
+            x, _, batch_size = _keras_compat.without_autotuning(x, batch_size=batch_size)
             z_mean, z_log_var = self.encoder.predict(
                 x, batch_size=batch_size, verbose=verbose
             )
@@ -256,6 +257,7 @@ class BaseVAE(_keras_compat.KerasCompatMixin, CheckedTrainingMixin, keras.Model)
         z = _inputs.check_array("z", z, (self.latent_dim,), what="codes")
         z = np.asarray(_inputs._to_numpy(z), dtype="float32")
         model = self._inference_model("decode")
+        z, _, batch_size = _keras_compat.without_autotuning(z, batch_size=batch_size)
         with _keras_compat.keep_usable(self, model):
             return model.predict(z, batch_size=batch_size, verbose=verbose)
 
@@ -266,6 +268,8 @@ class BaseVAE(_keras_compat.KerasCompatMixin, CheckedTrainingMixin, keras.Model)
             kwargs["steps"] = _validation.check_optional_int("steps", kwargs["steps"])
         x = self._check_data(x, "x")
         model = self._inference_model("reconstruct")
+        if kwargs.get("steps") is None:
+            x, _, batch_size = _keras_compat.without_autotuning(x, batch_size=batch_size)
         with _keras_compat.keep_usable(self, model), _inputs.translate_errors():
             return model.predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
 
