@@ -24,8 +24,9 @@ With `--input numpy` the first `max(--steps)` batches of the pipeline are
 held in a numpy array and each call is `fit(x, batch_size=..., epochs=
 --epochs)` over `steps` batches of it:
 
-- **library**: `model.fit(x)`, which on tensorflow hands Keras its own array
-  pipeline with autotuning off (`keras_vae._keras_compat`);
+- **library**: `model.fit(x)`, which on tensorflow batches the arrays as
+  Keras does, in a pipeline with autotuning off
+  (`keras_vae._keras_compat.untuned_array_dataset`);
 - **Keras' array pipeline (before)**: `keras.Model.fit(model, x)`, Keras'
   own path for arrays (autotuned), which keras-vae's `fit` took before.
 

@@ -145,6 +145,13 @@ def keep_usable(model, *runners):
         raise
 
 
+def feeds_tf_data(x, y=None):
+    """Whether Keras would feed `x` (and `y`) through its autotuned array
+    pipeline: numpy arrays on the tensorflow backend."""
+    return (keras.backend.backend() == "tensorflow" and isinstance(x, np.ndarray)
+            and (y is None or isinstance(y, np.ndarray)))
+
+
 def untuned_array_dataset(x, y=None, batch_size=None, shuffle=False):
     """In-memory arrays as a `tf.data` pipeline without tf.data's
     autotuning, batched as Keras batches arrays; `None` where Keras would
@@ -170,9 +177,7 @@ def untuned_array_dataset(x, y=None, batch_size=None, shuffle=False):
     strategy shards the batches (`AutoShardPolicy.DATA`) as it does Keras'.
     The options are those of `keras_vae.datasets.pipeline`.
     """
-    if keras.backend.backend() != "tensorflow" or shuffle == "batch":
-        return None
-    if not isinstance(x, np.ndarray) or not (y is None or isinstance(y, np.ndarray)):
+    if not feeds_tf_data(x, y) or shuffle == "batch":
         return None
     import tensorflow as tf
 

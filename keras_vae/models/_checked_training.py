@@ -145,9 +145,7 @@ def _untuned_fit_inputs(x, y, batch_size, kwargs):
     validation arrays become a dataset too. Elsewhere (other backends,
     datasets and generators, `steps_per_epoch`) Keras gets them unchanged.
     """
-    if (keras.backend.backend() != "tensorflow" or not isinstance(x, np.ndarray)
-            or not (y is None or isinstance(y, np.ndarray))
-            or kwargs.get("steps_per_epoch") is not None):
+    if not _keras_compat.feeds_tf_data(x, y) or kwargs.get("steps_per_epoch") is not None:
         return x, y, batch_size
     split = kwargs.get("validation_split") or 0.0
     if split and kwargs.get("validation_data") is None:
@@ -160,10 +158,10 @@ def _untuned_fit_inputs(x, y, batch_size, kwargs):
     validation = kwargs.get("validation_data")
     if validation is not None:
         parts = tuple(validation) if isinstance(validation, tuple) else (validation,)
-        dataset, _, _ = _keras_compat.without_autotuning(
+        dataset = _keras_compat.untuned_array_dataset(
             parts[0], parts[1] if len(parts) > 1 else None,
             kwargs.get("validation_batch_size") or batch_size)
-        if dataset is not parts[0]:
+        if dataset is not None:
             kwargs["validation_data"] = dataset
             kwargs.pop("validation_batch_size", None)
     x, y, batch_size = _keras_compat.without_autotuning(
