@@ -147,9 +147,10 @@ def keep_usable(model, *runners):
 
 def feeds_tf_data(x, y=None):
     """Whether Keras would feed `x` (and `y`) through its autotuned array
-    pipeline: numpy arrays on the tensorflow backend."""
+    pipeline: numpy arrays on the tensorflow backend. Arrays with different
+    numbers of rows are left to Keras, whose error names them."""
     return (keras.backend.backend() == "tensorflow" and isinstance(x, np.ndarray)
-            and (y is None or isinstance(y, np.ndarray)))
+            and (y is None or (isinstance(y, np.ndarray) and y.shape[:1] == x.shape[:1])))
 
 
 def untuned_array_dataset(x, y=None, batch_size=None, shuffle=False):

@@ -284,3 +284,22 @@ def test_fit_without_shuffle_and_evaluate_keep_the_order_and_the_step_count():
     z_mean, _ = model.encode(x, batch_size=3)
     np.testing.assert_allclose(z_mean, keras.ops.convert_to_numpy(model.encoder(x)[0]),
                                rtol=1e-5, atol=1e-6)
+
+
+@_tensorflow_only
+def test_arrays_with_different_row_counts_get_keras_error_not_a_gather_failure():
+    """x and y of different lengths are left to Keras' array path, whose
+    ValueError names both sizes (the untuned pipeline would fail mid-epoch
+    in a tf.gather)."""
+    x = np.random.default_rng(2).random((10, 8, 8, 1)).astype("float32")
+    model = tiny_model(keras_vae.VAE)
+    model.compile()
+    calls = {
+        "fit": lambda: model.fit(x, x[:8], batch_size=4, verbose=0),
+        "evaluate": lambda: model.evaluate(x, x[:8], batch_size=4, verbose=0),
+        "validation_data": lambda: model.fit(x, batch_size=4, verbose=0,
+                                             validation_data=(x, x[:7])),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=r"'x' sizes: 10\s+'y' sizes: [78]"):
+            call()
